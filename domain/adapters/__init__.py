@@ -1,0 +1,1 @@
+"""Source adapters: one raw format in, canonical records and rejects out."""

@@ -1,0 +1,99 @@
+"""Helpers every adapter uses: reject splitting, timestamps, stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import polars as pl
+
+from domain.errors import MalformedFileError
+from domain.readers import LINE, RAGGED, TextTable
+from domain.records import REJECT_SCHEMA, UTC_TIME
+
+REASON = "_reason"
+
+
+def first_reason(*checks: tuple[pl.Expr, str]) -> pl.Expr:
+    """The reason of the first failing check, or null when a row passes them all.
+
+    Each check is ``(failed, reason)``; a row that failed to split into fields is always
+    rejected for that first.
+    """
+    expr: pl.Expr = pl.col(RAGGED)
+    for failed, reason in checks:
+        expr = pl.coalesce(expr, pl.when(failed).then(pl.lit(reason)))
+    return expr.alias(REASON)
+
+
+def split_rejects(table: TextTable, frame: pl.DataFrame,
+                  redact: Callable[[str], str] | None = None
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows with a ``_reason`` into rejects (line, raw text, reason); return the rest.
+
+    ``redact`` cleans the raw text of customer messages before it is kept.
+    """
+    bad = frame.filter(pl.col(REASON).is_not_null())
+    good = frame.filter(pl.col(REASON).is_null()).drop(REASON)
+    if bad.is_empty():
+        return good, pl.DataFrame(schema=REJECT_SCHEMA)
+    starts = table.frame[LINE].to_list()
+    next_start = dict(zip(starts, [*starts[1:], len(table.lines) + 1], strict=True))
+    raws = []
+    for line in bad[LINE].to_list():
+        raw = table.raw(line, next_start[line] - 1)
+        raws.append(redact(raw) if redact else raw)
+    rejects = pl.DataFrame({"line": bad[LINE], "raw": raws, "reason": bad[REASON]},
+                           schema=REJECT_SCHEMA)
+    return good, rejects
+
+
+def parse_times(column: str, formats: Iterable[str], *, time_zone: str = "UTC") -> pl.Expr:
+    """Parse text times with the first format that fits, converted to UTC.
+
+    Formats with ``%z`` carry their own offset; the others are read in ``time_zone``
+    (ambiguous or missing wall-clock times at a DST change resolve to the earlier instant).
+    """
+    # ISO 8601's "Z" is an offset of zero, which strptime's %z does not accept.
+    value = pl.col(column).str.strip_chars().str.replace(r"[Zz]$", "+00:00")
+    candidates: list[pl.Expr] = []
+    for fmt in formats:
+        dtype = pl.Datetime("us", "UTC") if "%z" in fmt else pl.Datetime("us")
+        parsed = value.str.strptime(dtype, fmt, strict=False)
+        if "%z" not in fmt:
+            parsed = parsed.dt.replace_time_zone(time_zone, ambiguous="earliest",
+                                                 non_existent="null")
+        candidates.append(parsed.dt.convert_time_zone("UTC").cast(UTC_TIME))
+    return pl.coalesce(candidates)
+
+
+def sha1_ids(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """Stable ids: sha1 of the given fields joined by a unit separator (nulls as empty)."""
+    joined = frame.select(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns],
+                      separator="\x1f")
+    ).to_series()
+    return pl.Series([hashlib.sha1(v.encode("utf-8")).hexdigest() for v in joined],
+                     dtype=pl.String)
+
+
+def blank(column: str) -> pl.Expr:
+    """True where a text field is null or only white space."""
+    return pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")
+
+
+def require_rows(table: TextTable) -> None:
+    """An input with a header but no rows is almost always a mistake worth stopping for."""
+    if table.frame.is_empty():
+        raise MalformedFileError(table.path, "the file has no data rows",
+                                 line=table.header_lines + 1,
+                                 hint="Check that the export finished.")
+
+
+def file_stem(path: Path) -> str:
+    """A source name from a file name: ``data/Orders-2024.csv`` -> ``orders-2024``."""
+    name = path.name
+    for suffix in (".gz", ".csv", ".jsonl", ".parquet", ".txt", ".tsv", ".dat"):
+        name = name.removesuffix(suffix)
+    return name.lower().replace("_", "-").replace(" ", "-")

@@ -1,0 +1,137 @@
+"""Writing one ingest batch: all of it in one transaction, or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, select
+
+from domain.records import KEYS, Parsed, Stream
+from storage.bulk import insert_ignore
+from storage.schema import (
+    Event,
+    IngestBatch,
+    Item,
+    Label,
+    Message,
+    News,
+    NewsEntity,
+    Reject,
+)
+
+TABLES = {
+    Stream.MESSAGES: Message.__table__,
+    Stream.NEWS: News.__table__,
+    Stream.EVENTS: Event.__table__,
+    Stream.ITEMS: Item.__table__,
+}
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What happened to one file. ``skipped`` means it was already in the store."""
+
+    batch_id: int
+    stream: str
+    source: str
+    format: str
+    path: str
+    file_sha256: str
+    rows_read: int
+    loaded: int
+    rejected: int
+    duplicate: int
+    labels_loaded: int
+    items_loaded: int
+    skipped: bool = False
+
+    def reconciles(self) -> bool:
+        return self.rows_read == self.loaded + self.rejected + self.duplicate
+
+
+class CountMismatchError(RuntimeError):
+    """The identity rows_read = loaded + rejected + duplicate failed; nothing was written."""
+
+
+def find_batch(*, engine: Engine, stream: Stream, source: str,
+               file_sha256: str) -> BatchSummary | None:
+    """The completed batch that already holds this file, if any."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(IngestBatch).where(IngestBatch.stream == stream.value,
+                                      IngestBatch.source == source,
+                                      IngestBatch.file_sha256 == file_sha256)
+        ).mappings().first()
+    return None if row is None else _summary(dict(row), skipped=True)
+
+
+def record_batch(*, engine: Engine, parsed: Parsed, path: Path, file_sha256: str,
+                 format: str, chunk_rows: int = 200_000) -> BatchSummary:
+    """Write a parsed file as one batch; a file already ingested is a no-op.
+
+    Records whose key is already stored (from this file or an earlier one) count as
+    duplicates. The count identity is checked inside the transaction, so a batch that does
+    not reconcile is never committed.
+    """
+    existing = find_batch(engine=engine, stream=parsed.stream, source=parsed.source,
+                          file_sha256=file_sha256)
+    if existing is not None:
+        return existing
+    with engine.begin() as connection:
+        batch_id = connection.execute(
+            IngestBatch.__table__.insert().returning(IngestBatch.id),
+            {"stream": parsed.stream.value, "source": parsed.source, "format": format,
+             "path": str(path), "file_sha256": file_sha256,
+             "started_at": datetime.now(UTC), "rows_read": parsed.rows_read, "loaded": 0,
+             "rejected": 0, "duplicate": 0, "labels_loaded": 0, "items_loaded": 0},
+        ).scalar_one()
+        tagged = parsed.records.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id"))
+        if parsed.stream is Stream.NEWS:
+            tagged = tagged.with_columns(pl.col("entities").list.join("|"))
+        loaded = insert_ignore(connection, TABLES[parsed.stream], tagged, KEYS[parsed.stream],
+                               chunk_rows=chunk_rows)
+        if parsed.stream is Stream.NEWS:
+            insert_ignore(connection, NewsEntity.__table__, _news_entities(parsed.records),
+                          ("source", "news_id", "entity"), chunk_rows=chunk_rows)
+        rejects = parsed.rejects.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id"))
+        insert_ignore(connection, Reject.__table__, rejects, ("id",), chunk_rows=chunk_rows)
+        labels = insert_ignore(
+            connection, Label.__table__,
+            parsed.labels.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")),
+            ("doc_kind", "source", "doc_id", "origin"), chunk_rows=chunk_rows)
+        items = 0
+        if parsed.items is not None:
+            items = insert_ignore(
+                connection, Item.__table__,
+                parsed.items.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")),
+                KEYS[Stream.ITEMS], chunk_rows=chunk_rows)
+        counts = {"loaded": loaded, "rejected": parsed.rejects.height,
+                  "duplicate": parsed.records.height - loaded, "labels_loaded": labels,
+                  "items_loaded": items, "finished_at": datetime.now(UTC)}
+        if parsed.rows_read != loaded + counts["rejected"] + counts["duplicate"]:
+            raise CountMismatchError(
+                f"{path}: {parsed.rows_read} rows read but {loaded} loaded + "
+                f"{counts['rejected']} rejected + {counts['duplicate']} duplicate; "
+                "nothing was written. This is a bug in the adapter: report it with the file."
+            )
+        connection.execute(IngestBatch.__table__.update()
+                           .where(IngestBatch.id == batch_id).values(**counts))
+        row = connection.execute(select(IngestBatch).where(IngestBatch.id == batch_id)
+                                 ).mappings().one()
+    return _summary(dict(row), skipped=False)
+
+
+def _news_entities(records: pl.DataFrame) -> pl.DataFrame:
+    return (records.select("source", "news_id", "entities").explode("entities")
+            .drop_nulls("entities").rename({"entities": "entity"}).unique(maintain_order=True))
+
+
+def _summary(row: dict[str, object], *, skipped: bool) -> BatchSummary:
+    fields = BatchSummary.__dataclass_fields__
+    values = {k: v for k, v in row.items() if k in fields}
+    values["batch_id"] = row["id"]
+    values["skipped"] = skipped
+    return BatchSummary(**values)  # type: ignore[arg-type]

@@ -1,0 +1,80 @@
+"""Shared fixtures: a migrated store on SQLite and (when configured) PostgreSQL, real data paths,
+and a quiet, fast Prefect test harness (settings from STACK.md)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Prefect reads its settings on first import, so they are fixed before any test module loads it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="sentrec-prefect-")
+for _name, _value in {
+    "PREFECT_HOME": _PREFECT_HOME,
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_TO_API_ENABLED": "false",
+    "PREFECT_SERVER_UI_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    **{f"PREFECT_SERVER_SERVICES_{s}_ENABLED": "false" for s in (
+        "SCHEDULER", "LATE_RUNS", "FOREMAN", "REPOSSESSOR", "PAUSE_EXPIRATIONS",
+        "CANCELLATION_CLEANUP", "TRIGGERS", "EVENT_PERSISTER")},
+}.items():
+    os.environ[_name] = _value
+
+from sqlalchemy import Engine, text  # noqa: E402
+
+from storage.engine import make_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("SENTREC_DATA_DIR", REPO.parent / "shared" / "data"))
+POSTGRES_URL = os.environ.get("SENTREC_TEST_DATABASE_URL")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def data_file(*parts: str) -> Path:
+    """A file of the real datasets, or a skip that says where they were looked for."""
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real dataset {path} not found: set SENTREC_DATA_DIR to the data folder")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A freshly migrated store: a SQLite file, or a private schema on PostgreSQL."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+        return
+    assert POSTGRES_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for every flow test, with the heartbeat off."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
+            prefect_test_harness(server_startup_timeout=180):
+        yield

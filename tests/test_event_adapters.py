@@ -1,0 +1,166 @@
+"""Behaviour adapters on hand-made files (exact records and rejects) and on the real data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from domain.adapters.events import parse_events
+from domain.adapters.items import parse_items
+from domain.errors import MalformedFileError, UnknownFormatError
+from tests.conftest import data_file
+
+RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_movielens_ratings_become_rate_events_in_utc(tmp_path: Path) -> None:
+    parsed = parse_events(write(tmp_path / "u.data", "196\t242\t3\t881250949\n1\t2\tx\t5\n"))
+    assert parsed.format == "movielens"
+    assert parsed.rows_read == 2
+    row = parsed.records.row(0, named=True)
+    assert row["event_id"] == "196:242:881250949"
+    assert row["kind"] == "rate" and row["value"] == 3.0
+    assert row["occurred_at"] == datetime(1997, 12, 4, 15, 55, 49, tzinfo=UTC)
+    assert parsed.rejects.rows() == [(2, "1\t2\tx\t5", "rating is not a number")]
+
+
+def test_sequence_lines_become_ordered_events(tmp_path: Path) -> None:
+    parsed = parse_events(write(tmp_path / "seq.txt", "1 10 11 12\n2 11\n3\n"))
+    assert parsed.format == "sequence"
+    assert parsed.records.select("user_id", "item_id", "event_id", "seq").rows() == [
+        ("1", "10", "1:0", 0), ("1", "11", "1:1", 1), ("1", "12", "1:2", 2),
+        ("2", "11", "2:0", 3)]
+    assert parsed.records["occurred_at"].null_count() == 4
+    assert parsed.rejects.rows() == [(3, "3", "a sequence line needs a user id and an item")]
+    assert parsed.rows_read == parsed.records.height + parsed.rejects.height
+
+
+def test_online_retail_keeps_purchases_and_returns_and_rejects_the_rest(tmp_path: Path) -> None:
+    path = write(tmp_path / "retail.csv", RETAIL_HEADER + "\n".join([
+        "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+        "C536379,85123A,WHITE HEART,-1,2010-12-01 09:41:00,2.55,17850,United Kingdom",
+        "536370,POST,POSTAGE,3,2010-12-01 08:45:00,18,12583,France",
+        "536414,22139,,56,2010-12-01 11:52:00,0,,United Kingdom",
+        "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+        "536999,22000,SPOON,0,2011-06-01 12:00:00,1,17850,United Kingdom",
+    ]) + "\n")
+    parsed = parse_events(path)
+    assert parsed.format == "online-retail"
+    records = parsed.records
+    assert records.select("user_id", "item_id", "kind", "value").rows() == [
+        ("17850", "85123A", "purchase", 6.0), ("17850", "85123A", "return", 1.0),
+        ("17850", "85123A", "purchase", 6.0)]
+    # UK winter time is UTC; the identical line 6 has the identical id (a duplicate).
+    assert records["occurred_at"][0] == datetime(2010, 12, 1, 8, 26, tzinfo=UTC)
+    assert records["event_id"][0] == records["event_id"][2]
+    assert [(line, reason.split(":")[0].split(" (")[0]) for line, _, reason in
+            parsed.rejects.rows()] == [
+        (4, "StockCode is not a product"), (5, "no CustomerID"),
+        (7, "non-positive Quantity outside a cancellation")]
+    assert parsed.items is not None
+    assert parsed.items.select("item_id", "title").rows() == [("85123A", "WHITE HEART")]
+
+
+def test_online_retail_summer_times_shift_an_hour_to_utc(tmp_path: Path) -> None:
+    path = write(tmp_path / "retail.csv", RETAIL_HEADER +
+                 "556000,22000,SPOON,2,2011-06-01 12:00:00,1,17850,United Kingdom\n")
+    parsed = parse_events(path)
+    assert parsed.records["occurred_at"][0] == datetime(2011, 6, 1, 11, 0, tzinfo=UTC)
+
+
+def test_canonical_events_validate_each_field(tmp_path: Path) -> None:
+    path = write(tmp_path / "clicks.csv", "\n".join([
+        "event_id,user_id,item_id,kind,value,occurred_at",
+        "e1,u1,i1,click,,2024-03-01T10:00:00Z",
+        "e2,u1,i2,purchase,2,2024-03-01 11:00:00+02:00",
+        ",u2,i1,view,,2024-03-02",
+        "e4,,i1,view,,2024-03-02",
+        "e5,u3,i1,teleport,,2024-03-02",
+        "e6,u3,i1,cart,lots,2024-03-02",
+        "e7,u3,i1,cart,,yesterday",
+    ]) + "\n")
+    parsed = parse_events(path)
+    assert parsed.source == "clicks"
+    assert parsed.records.select("event_id", "user_id", "kind", "value").rows()[:2] == [
+        ("e1", "u1", "click", None), ("e2", "u1", "purchase", 2.0)]
+    assert parsed.records["occurred_at"][1] == datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    assert len(parsed.records["event_id"][2]) == 40  # sha1 of the row when no id is given
+    assert [r[2] for r in parsed.rejects.rows()] == [
+        "missing user_id", "kind is not one of view, click, cart, purchase, rate, return, "
+        "interact", "value is not a number", "occurred_at is not an ISO 8601 time"]
+    assert [r[0] for r in parsed.rejects.rows()] == [5, 6, 7, 8]
+
+
+def test_canonical_events_need_their_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "e.csv", "user_id,item_id,occurred_at\nu,i,2024-01-01\n")
+    with pytest.raises(MalformedFileError, match="missing column 'kind'"):
+        parse_events(path)
+
+
+def test_unrecognised_events_file_asks_for_a_format(tmp_path: Path) -> None:
+    with pytest.raises(UnknownFormatError, match="--format"):
+        parse_events(write(tmp_path / "x.csv", "foo;bar\n1;2\n"))
+
+
+def test_movielens_items_carry_genres(tmp_path: Path) -> None:
+    line = "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0\n"
+    parsed = parse_items(write(tmp_path / "u.item", line))
+    assert parsed.records.row(0) == ("movielens", "1", "Toy Story (1995)", "http://x",
+                                     ["Animation", "Children's", "Comedy"])
+
+
+def test_canonical_items_split_categories_and_reject_empty_ones(tmp_path: Path) -> None:
+    path = write(tmp_path / "catalogue.csv",
+                 "item_id,title,categories\na,Mug,kitchen| gifts\nb,,\n,Lamp,\n")
+    parsed = parse_items(path)
+    assert parsed.records.rows() == [("catalogue", "a", "Mug", None, ["kitchen", "gifts"])]
+    assert [r[2] for r in parsed.rejects.rows()] == [
+        "an item needs a title or a description", "missing item_id"]
+
+
+def test_movielens_100k_contract() -> None:
+    parsed = parse_events(data_file("movielens_100k", "u.data"))
+    assert (parsed.rows_read, parsed.records.height, parsed.rejects.height) == (100_000,
+                                                                               100_000, 0)
+    assert parsed.records["user_id"].n_unique() == 943
+    assert parsed.records["item_id"].n_unique() == 1_682
+    assert parsed.records["event_id"].n_unique() == 100_000
+    items = parse_items(data_file("movielens_100k", "u.item"))
+    assert (items.rows_read, items.records.height) == (1_682, 1_682)
+
+
+def test_ml_1m_sequence_contract() -> None:
+    parsed = parse_events(data_file("ml_1m_seq", "ml-1m.txt"))
+    assert parsed.rows_read == parsed.records.height == 999_611
+    assert parsed.records["user_id"].n_unique() == 6_040
+    assert parsed.records["item_id"].n_unique() == 3_416
+
+
+def test_amazon_beauty_sequence_contract() -> None:
+    parsed = parse_events(data_file("amazon_seq", "Beauty.txt"))
+    assert parsed.records.height == 198_502
+    assert parsed.records["user_id"].n_unique() == 22_363
+    assert parsed.records["item_id"].n_unique() == 12_101
+
+
+def test_uci_online_retail_contract() -> None:
+    parsed = parse_events(data_file("uci_online_retail", "online_retail.csv.gz"))
+    assert parsed.rows_read == 541_909
+    assert parsed.rows_read == parsed.records.height + parsed.rejects.height
+    reasons = dict(parsed.rejects.group_by("reason").len().rows())
+    assert reasons["no CustomerID: the line cannot be tied to a user"] == 135_080
+    purchases = parsed.records.filter(pl.col("kind") == "purchase")
+    # SOURCE.md: 397,924 purchase lines with a customer, of which the product lines remain.
+    assert purchases.height + reasons[
+        "StockCode is not a product (postage, fee, adjustment, sample or voucher)"] >= 397_924
+    assert parsed.records["event_id"].n_unique() < parsed.records.height  # exact repeats
+    assert parsed.items is not None and parsed.items["item_id"].n_unique() == \
+        parsed.items.height
