@@ -107,11 +107,29 @@ def read_table(path: Path, *, encoding: str = "utf-8", separator: str = ",",
         header = next(csv.reader([lines[0]], delimiter=separator))
     # Unnamed columns (a pandas index written to CSV, say) get a name so they can be addressed.
     header = [name.strip() or f"_column_{index}" for index, name in enumerate(header)]
-    frame = _read_fast(text, header, separator, header_lines, len(lines))
+    frame = None
+    if _one_line_records_of_width(lines[header_lines:], len(header), separator):
+        frame = _read_fast(text, header, separator, header_lines, len(lines))
     if frame is None:
         frame = _read_exact(path, text, header, separator, header_lines)
     return TextTable(path=path, header=header, frame=frame, lines=lines,
                      header_lines=header_lines)
+
+
+def _one_line_records_of_width(lines: list[str], width: int, separator: str) -> bool:
+    """True when every line holds exactly ``width`` fields: polars may then parse the file.
+
+    Polars pads a short row with nulls, so ragged rows must be caught before it runs. Lines
+    whose separator count is off are re-read with the csv module, since quotes may hold
+    separators; any line that still has the wrong width sends the file down the exact path.
+    """
+    counts = pl.Series(lines, dtype=pl.String).str.count_matches(separator, literal=True)
+    suspects = (counts != width - 1).arg_true().to_list()
+    for index in suspects:
+        line = lines[index]
+        if '"' not in line or len(next(csv.reader([line], delimiter=separator))) != width:
+            return False
+    return True
 
 
 def _read_fast(text: str, header: list[str], separator: str, header_lines: int,
@@ -123,7 +141,7 @@ def _read_fast(text: str, header: list[str], separator: str, header_lines: int,
         frame = pl.read_csv(
             io.BytesIO(text.encode("utf-8")), has_header=False, new_columns=header,
             skip_rows=header_lines, separator=separator, infer_schema=False,
-            quote_char='"', missing_utf8_is_empty_string=True, raise_if_empty=False,
+            quote_char='"', raise_if_empty=False,
         )
     except Exception:  # any parse trouble sends the file down the exact path
         return None

@@ -25,7 +25,7 @@ def _transient(_task: Any, _run: Any, state: Any) -> bool:
         state.result()
     except OperationalError:
         return True
-    except Exception:  # noqa: BLE001 - anything else is the file's fault: fail at once
+    except Exception:  # anything else is the file's fault: fail at once
         return False
     return False
 

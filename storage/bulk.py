@@ -54,7 +54,7 @@ def _executemany_insert(connection: Connection, table: Table, frame: pl.DataFram
     cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     before = _total_changes(cursor)
     for chunk in _chunks(frame, chunk_rows):
-        cursor.executemany(sql, chunk.rows())
+        cursor.executemany(sql, chunk.iter_rows())
     inserted = _total_changes(cursor) - before
     cursor.close()
     return inserted

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, insert, select, update
 
 from domain.records import KEYS, Parsed, Stream
 from storage.bulk import insert_ignore
@@ -22,11 +23,16 @@ from storage.schema import (
     Reject,
 )
 
+
+def table_of(model: type) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
 TABLES = {
-    Stream.MESSAGES: Message.__table__,
-    Stream.NEWS: News.__table__,
-    Stream.EVENTS: Event.__table__,
-    Stream.ITEMS: Item.__table__,
+    Stream.MESSAGES: table_of(Message),
+    Stream.NEWS: table_of(News),
+    Stream.EVENTS: table_of(Event),
+    Stream.ITEMS: table_of(Item),
 }
 
 
@@ -82,7 +88,7 @@ def record_batch(*, engine: Engine, parsed: Parsed, path: Path, file_sha256: str
         return existing
     with engine.begin() as connection:
         batch_id = connection.execute(
-            IngestBatch.__table__.insert().returning(IngestBatch.id),
+            insert(IngestBatch).returning(IngestBatch.id),
             {"stream": parsed.stream.value, "source": parsed.source, "format": format,
              "path": str(path), "file_sha256": file_sha256,
              "started_at": datetime.now(UTC), "rows_read": parsed.rows_read, "loaded": 0,
@@ -94,31 +100,31 @@ def record_batch(*, engine: Engine, parsed: Parsed, path: Path, file_sha256: str
         loaded = insert_ignore(connection, TABLES[parsed.stream], tagged, KEYS[parsed.stream],
                                chunk_rows=chunk_rows)
         if parsed.stream is Stream.NEWS:
-            insert_ignore(connection, NewsEntity.__table__, _news_entities(parsed.records),
+            insert_ignore(connection, table_of(NewsEntity), _news_entities(parsed.records),
                           ("source", "news_id", "entity"), chunk_rows=chunk_rows)
         rejects = parsed.rejects.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id"))
-        insert_ignore(connection, Reject.__table__, rejects, ("id",), chunk_rows=chunk_rows)
+        insert_ignore(connection, table_of(Reject), rejects, ("id",), chunk_rows=chunk_rows)
         labels = insert_ignore(
-            connection, Label.__table__,
+            connection, table_of(Label),
             parsed.labels.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")),
             ("doc_kind", "source", "doc_id", "origin"), chunk_rows=chunk_rows)
         items = 0
         if parsed.items is not None:
             items = insert_ignore(
-                connection, Item.__table__,
+                connection, table_of(Item),
                 parsed.items.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")),
                 KEYS[Stream.ITEMS], chunk_rows=chunk_rows)
-        counts = {"loaded": loaded, "rejected": parsed.rejects.height,
-                  "duplicate": parsed.records.height - loaded, "labels_loaded": labels,
-                  "items_loaded": items, "finished_at": datetime.now(UTC)}
-        if parsed.rows_read != loaded + counts["rejected"] + counts["duplicate"]:
+        rejected = parsed.rejects.height
+        duplicate = parsed.records.height - loaded
+        if parsed.rows_read != loaded + rejected + duplicate:
             raise CountMismatchError(
-                f"{path}: {parsed.rows_read} rows read but {loaded} loaded + "
-                f"{counts['rejected']} rejected + {counts['duplicate']} duplicate; "
-                "nothing was written. This is a bug in the adapter: report it with the file."
+                f"{path}: {parsed.rows_read} rows read but {loaded} loaded + {rejected} "
+                f"rejected + {duplicate} duplicate; nothing was written. This is a bug in the "
+                "adapter: report it with the file."
             )
-        connection.execute(IngestBatch.__table__.update()
-                           .where(IngestBatch.id == batch_id).values(**counts))
+        connection.execute(update(IngestBatch).where(IngestBatch.id == batch_id).values(
+            loaded=loaded, rejected=rejected, duplicate=duplicate, labels_loaded=labels,
+            items_loaded=items, finished_at=datetime.now(UTC)))
         row = connection.execute(select(IngestBatch).where(IngestBatch.id == batch_id)
                                  ).mappings().one()
     return _summary(dict(row), skipped=False)

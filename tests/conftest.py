@@ -20,6 +20,8 @@ for _name, _value in {
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
     "PREFECT_SERVER_UI_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    # Wide enough that CLI tables print whole names in captured output.
+    "COLUMNS": "200",
     **{f"PREFECT_SERVER_SERVICES_{s}_ENABLED": "false" for s in (
         "SCHEDULER", "LATE_RUNS", "FOREMAN", "REPOSSESSOR", "PAUSE_EXPIRATIONS",
         "CANCELLATION_CLEANUP", "TRIGGERS", "EVENT_PERSISTER")},

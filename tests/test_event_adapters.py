@@ -13,7 +13,8 @@ from domain.adapters.items import parse_items
 from domain.errors import MalformedFileError, UnknownFormatError
 from tests.conftest import data_file
 
-RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+RETAIL_HEADER = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
 
 
 def write(path: Path, text: str) -> Path:

@@ -13,11 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from domain.adapters.events import parse_events
-from domain.records import Parsed
+from domain.records import Parsed, Stream
 from flows.ingestion import file_sha256, ingest_file
 from storage.ingest import CountMismatchError, record_batch
 from storage.schema import Event, IngestBatch, Item, Reject
-from domain.records import Stream
 
 HEADER = "event_id,user_id,item_id,kind,value,occurred_at\n"
 

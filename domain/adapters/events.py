@@ -222,11 +222,14 @@ def _canonical(table: TextTable, source: str | None) -> Parsed:
     )
     if "event_id" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, pl.String).alias("event_id"))
-    frame = frame.with_columns(
-        pl.when(blank("event_id"))
-        .then(sha1_ids(frame, ["user_id", "item_id", "kind", "value", "occurred_at"]))
-        .otherwise(pl.col("event_id").str.strip_chars()).alias("event_id"),
-    ).with_columns(first_reason(
+    frame = frame.with_columns(pl.col("event_id").str.strip_chars())
+    missing_id = frame.select(blank("event_id")).to_series()
+    if missing_id.any():
+        # Hash only the rows that need it: hashing runs at Python speed, parsing does not.
+        hashed = sha1_ids(frame.filter(missing_id),
+                          ["user_id", "item_id", "kind", "value", "occurred_at"])
+        frame = frame.with_columns(frame["event_id"].scatter(missing_id.arg_true(), hashed))
+    frame = frame.with_columns(first_reason(
         (blank("user_id"), "missing user_id"),
         (blank("item_id"), "missing item_id"),
         (~pl.col("kind").is_in(EVENT_KINDS), f"kind is not one of {', '.join(EVENT_KINDS)}"),
