@@ -37,7 +37,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     """Set up logging and Prefect before any command runs."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False)])
-    configure_process(Settings())
+    configure_process(Settings(), verbose=verbose)
 
 
 @db_app.command("upgrade")

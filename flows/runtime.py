@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -22,20 +24,35 @@ _PREFECT_DEFAULTS = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_SERVER_UI_ENABLED": "false",
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
+    # Run-by-run chatter stays out of the CLI's output; `-v` or this variable brings it back.
+    "PREFECT_LOGGING_LEVEL": "WARNING",
 }
 
 
-def configure_process(settings: Settings) -> None:
+def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     """Point Prefect at sentrec's home and keep customer text out of every log handler."""
+    if verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     for name, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    root = logging.getLogger()
-    if not any(isinstance(f, RedactingFilter) for f in root.filters):
-        root.addFilter(RedactingFilter())
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+    # Redact when a record is made, so every handler, including ones Prefect adds later,
+    # only ever sees redacted text.
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "redacts", False):
+        logging.setLogRecordFactory(_redacting_factory(factory))
+
+
+def _redacting_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    redactor = RedactingFilter()
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        redactor.filter(record)
+        return record
+
+    make_record.redacts = True  # type: ignore[attr-defined]
+    return make_record
 
 
 @lru_cache(maxsize=8)
