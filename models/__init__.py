@@ -1,0 +1,1 @@
+"""Torch models, training loop, checkpoints and baselines of sentrec (no database access)."""
