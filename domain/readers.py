@@ -270,3 +270,22 @@ def _as_text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     return json.dumps(value)
+
+
+def peek_columns(path: Path, *, encoding: str = "utf-8") -> list[str]:
+    """Column names from a file's header (CSV), first object (JSON Lines) or schema (Parquet)."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        try:
+            return list(pl.read_parquet_schema(path))
+        except Exception as exc:  # polars raises several types for a bad file
+            raise MalformedFileError(path, f"not a readable Parquet file ({exc})") from exc
+    first = read_bytes(path).split(b"\n", 1)[0]
+    line = first.decode(encoding, errors="replace").removeprefix("\ufeff").rstrip("\r")
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            return []
+        return list(value) if isinstance(value, dict) else []
+    return [field.strip() for field in next(csv.reader([line]), [])]

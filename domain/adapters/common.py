@@ -13,6 +13,35 @@ from domain.readers import LINE, RAGGED, TextTable
 from domain.records import REJECT_SCHEMA, UTC_TIME
 
 REASON = "_reason"
+BAD_TIME = "unparseable time"
+BAD_LABEL = "label must be negative, neutral or positive"
+ISO_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S%.f",
+               "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+
+def iso_times(column: str) -> pl.Expr:
+    """ISO 8601 text to UTC; a time without an offset is read as UTC."""
+    normal = pl.col(column).str.strip_chars().str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ") \
+        .str.replace(r"Z$", "+00:00")
+    return pl.coalesce([
+        normal.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False) if "%z" in fmt
+        else normal.str.strptime(pl.Datetime("us"), fmt, strict=False)
+        .dt.replace_time_zone("UTC") for fmt in ISO_FORMATS
+    ]).cast(UTC_TIME)
+
+
+def name_values(*reasons: tuple[str, str]) -> pl.Expr:
+    """``first_reason`` takes fixed reasons; append the offending value to these ones.
+
+    Each pair is ``(reason, column)``: a row rejected for ``reason`` gets the column's value.
+    """
+    expr: pl.Expr = pl.col(REASON)
+    for reason, column in reasons:
+        value = pl.col(column).cast(pl.String).str.slice(0, 60)
+        expr = pl.when(pl.col(REASON) == reason) \
+            .then(pl.format("{} ({} is '{}')", pl.lit(reason), pl.lit(column), value)) \
+            .otherwise(expr)
+    return expr.alias(REASON)
 
 
 def first_reason(*checks: tuple[pl.Expr, str]) -> pl.Expr:

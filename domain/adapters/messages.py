@@ -7,24 +7,25 @@ store counts them as duplicates. Labels keep the first row of a repeated id.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
 from domain.adapters.common import (
-    REASON,
+    BAD_LABEL,
+    BAD_TIME,
     blank,
     file_stem,
     first_reason,
+    iso_times,
+    name_values,
     parse_times,
     require_rows,
     split_rejects,
 )
-from domain.errors import MalformedFileError, UnknownFormatError
-from domain.readers import TextTable, read_any, read_bytes, read_table
+from domain.errors import UnknownFormatError
+from domain.readers import TextTable, peek_columns, read_any, read_table
 from domain.records import (
     AUTHOR_ROLES,
     LABEL_SCHEMA,
@@ -44,13 +45,7 @@ _SIGNATURES = {
     "twcs-labelled": {"tweet_id", "author_id", "inbound", "created_at", "text", "company"},
     "canonical": {"message_id", "text", "created_at"},
 }
-BAD_TIME = "unparseable time"
-BAD_LABEL = "label must be negative, neutral or positive"
 # ISO 8601 after normalising "T" to a space and "Z" to "+00:00"; %.f also accepts no fraction.
-ISO_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S%.f",
-               "%Y-%m-%d %H:%M", "%Y-%m-%d")
-
-
 def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = None,
                    encoding: str = "utf-8") -> Parsed:
     """Read one message file into redacted canonical records, rejects and labels."""
@@ -92,50 +87,6 @@ def detect_message_format(path: Path, *, encoding: str = "utf-8") -> str:
     why = f"it fits {' and '.join(fits)}" if fits else f"its columns ({found}) fit none"
     raise UnknownFormatError(f"{path}: cannot tell the message format: {why}. Formats: "
                              f"{', '.join(FORMATS)}; name one with --format.")
-
-
-def peek_columns(path: Path, *, encoding: str = "utf-8") -> list[str]:
-    """Column names from a file's header (CSV), first object (JSON Lines) or schema (Parquet)."""
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        try:
-            return list(pl.read_parquet_schema(path))
-        except Exception as exc:  # polars raises several types for a bad file
-            raise MalformedFileError(path, f"not a readable Parquet file ({exc})") from exc
-    first = read_bytes(path).split(b"\n", 1)[0]
-    line = first.decode(encoding, errors="replace").removeprefix("\ufeff").rstrip("\r")
-    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            return []
-        return list(value) if isinstance(value, dict) else []
-    return [field.strip() for field in next(csv.reader([line]), [])]
-
-
-def iso_times(column: str) -> pl.Expr:
-    """ISO 8601 text to UTC; a time without an offset is read as UTC."""
-    normal = pl.col(column).str.strip_chars().str.replace(r"^(\d{4}-\d\d-\d\d)T", "${1} ") \
-        .str.replace(r"Z$", "+00:00")
-    return pl.coalesce([
-        normal.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False) if "%z" in fmt
-        else normal.str.strptime(pl.Datetime("us"), fmt, strict=False)
-        .dt.replace_time_zone("UTC") for fmt in ISO_FORMATS
-    ]).cast(UTC_TIME)
-
-
-def name_values(*reasons: tuple[str, str]) -> pl.Expr:
-    """``first_reason`` takes fixed reasons; append the offending value to these ones.
-
-    Each pair is ``(reason, column)``: a row rejected for ``reason`` gets the column's value.
-    """
-    expr: pl.Expr = pl.col(REASON)
-    for reason, column in reasons:
-        value = pl.col(column).cast(pl.String).str.slice(0, 60)
-        expr = pl.when(pl.col(REASON) == reason) \
-            .then(pl.format("{} ({} is '{}')", pl.lit(reason), pl.lit(column), value)) \
-            .otherwise(expr)
-    return expr.alias(REASON)
 
 
 def _airline_tweets(table: TextTable) -> pl.DataFrame:

@@ -18,18 +18,30 @@ from pathlib import Path
 import polars as pl
 
 from domain.adapters.common import (
+    BAD_LABEL,
+    BAD_TIME,
     blank,
     file_stem,
     first_reason,
+    iso_times,
+    name_values,
     parse_times,
     require_rows,
     sha1_ids,
     split_rejects,
 )
-from domain.adapters.messages import BAD_LABEL, BAD_TIME, iso_times, name_values, peek_columns
 from domain.entities import Aliases, load_aliases, tag_entities
 from domain.errors import MalformedFileError, UnknownFormatError
-from domain.readers import LINE, RAGGED, TextTable, decode, read_any, read_bytes, read_table
+from domain.readers import (
+    LINE,
+    RAGGED,
+    TextTable,
+    decode,
+    peek_columns,
+    read_any,
+    read_bytes,
+    read_table,
+)
 from domain.records import LABEL_SCHEMA, NEWS_SCHEMA, SENTIMENT_LABELS, UTC_TIME, Parsed, Stream
 
 FORMATS = ("headlines", "analyst-ratings", "phrasebank", "canonical")
