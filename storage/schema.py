@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -179,3 +180,154 @@ class Label(Base):
     # Share of annotators who agreed (PhraseBank 0.5 / 0.66 / 0.75 / 1.0), or a confidence.
     agreement: Mapped[float | None] = mapped_column(Float)
     batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batches.id"))
+
+
+class ModelVersion(Base):
+    """A trained model: where its artifact is, its checksum, and how it scored.
+
+    At most one version per ``name`` is active (a partial unique index enforces it). A
+    candidate becomes active only if it beats the active one on the same ``eval_set``.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        Index("uq_model_versions_one_active", "name", unique=True,
+              sqlite_where=text("status = 'active'"),
+              postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # candidate / active / retired
+    eval_set: Mapped[str] = mapped_column(String(128))
+    primary_metric: Mapped[str] = mapped_column(String(32))
+    metrics: Mapped[str] = mapped_column(Text)  # JSON object
+    params: Mapped[str] = mapped_column(Text)  # JSON object
+    artifact_path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(utc_time())
+    activated_at: Mapped[datetime | None] = mapped_column(utc_time())
+
+
+class SentimentScore(Base):
+    """One document scored by one model version, with its attention highlights."""
+
+    __tablename__ = "sentiment_scores"
+    __table_args__ = (UniqueConstraint("doc_kind", "doc_id", "model_version_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    doc_kind: Mapped[str] = mapped_column(String(16))  # "message" or "news"
+    doc_id: Mapped[int] = mapped_column(BigInteger)  # messages.id or news.id
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    p_negative: Mapped[float] = mapped_column(Float)
+    p_neutral: Mapped[float] = mapped_column(Float)
+    p_positive: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)  # p_positive - p_negative
+    highlights: Mapped[str] = mapped_column(Text)  # JSON [[token, weight], ...]
+    sentences: Mapped[int] = mapped_column(Integer)  # pieces a long text was scored in
+    scored_at: Mapped[datetime] = mapped_column(utc_time())
+
+
+class Topic(Base):
+    """A topic learned from the corpus, named by its top terms."""
+
+    __tablename__ = "topics"
+    __table_args__ = (UniqueConstraint("topic_model", "topic_index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic_model: Mapped[str] = mapped_column(String(64))
+    topic_index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(256))
+    top_terms: Mapped[str] = mapped_column(Text)  # JSON list
+
+
+class DocumentTopic(Base):
+    """The one topic a document is assigned under a topic model."""
+
+    __tablename__ = "document_topics"
+    __table_args__ = (UniqueConstraint("doc_kind", "doc_id", "topic_model"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    doc_kind: Mapped[str] = mapped_column(String(16))
+    doc_id: Mapped[int] = mapped_column(BigInteger)
+    topic_model: Mapped[str] = mapped_column(String(64))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+
+
+class Alert(Base):
+    """An abnormal negative surge for an entity (and topic) over a window, with evidence.
+
+    ``dedup_key`` identifies the episode, so one episode is one alert, updated while it lasts.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_entity_window_start", "entity", "window_start"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(256), unique=True)
+    entity: Mapped[str] = mapped_column(String(128))
+    topic: Mapped[str | None] = mapped_column(String(256))
+    window: Mapped[str] = mapped_column(String(16))  # "hour" or "day"
+    window_start: Mapped[datetime] = mapped_column(utc_time())
+    window_end: Mapped[datetime] = mapped_column(utc_time())
+    metric: Mapped[str] = mapped_column(String(32))
+    observed: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    z: Mapped[float] = mapped_column(Float)
+    severity: Mapped[int] = mapped_column(Integer)  # 0-100
+    volume: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON list of documents with highlights
+    detector: Mapped[str] = mapped_column(String(64))
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    status: Mapped[str] = mapped_column(String(16))  # open / acknowledged / resolved
+    created_at: Mapped[datetime] = mapped_column(utc_time())
+    updated_at: Mapped[datetime] = mapped_column(utc_time())
+
+
+class RecommendationSet(Base):
+    """One published generation of recommendations; readers only see the active one."""
+
+    __tablename__ = "recommendation_sets"
+    __table_args__ = (
+        Index("uq_recommendation_sets_one_active", "status", unique=True,
+              sqlite_where=text("status = 'active'"),
+              postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    status: Mapped[str] = mapped_column(String(16))  # building / active / retired
+    k: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(utc_time())
+    activated_at: Mapped[datetime | None] = mapped_column(utc_time())
+
+
+class Recommendation(Base):
+    """One ranked item for one user in one set."""
+
+    __tablename__ = "recommendations"
+
+    set_id: Mapped[int] = mapped_column(ForeignKey("recommendation_sets.id",
+                                                   ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(128))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(String(64))  # e.g. cold start
+
+
+class ApiKey(Base):
+    """A key of the lookup API; only its sha256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(utc_time())
+    revoked_at: Mapped[datetime | None] = mapped_column(utc_time())

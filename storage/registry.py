@@ -1,0 +1,137 @@
+"""The model registry: versions, checksums and champion/challenger promotion."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from storage.schema import ModelVersion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A registered model version as the rest of sentrec sees it."""
+
+    id: int
+    name: str
+    version: int
+    status: str
+    eval_set: str
+    primary_metric: str
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    artifact_path: str
+    sha256: str
+
+    @property
+    def score(self) -> float:
+        return float(self.metrics[self.primary_metric])
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What champion/challenger decided for a candidate."""
+
+    candidate: VersionInfo
+    champion: VersionInfo | None
+    promoted: bool
+    reason: str
+
+
+def register_version(*, engine: Engine, name: str, eval_set: str, primary_metric: str,
+                     metrics: dict[str, Any], params: dict[str, Any], artifact_path: str,
+                     sha256: str) -> VersionInfo:
+    """Record a trained model as a candidate with the next version number of ``name``."""
+    if primary_metric not in metrics:
+        raise ValueError(f"metrics lack the primary metric {primary_metric!r}: {sorted(metrics)}")
+    with engine.begin() as connection:
+        latest = connection.execute(
+            select(func.max(ModelVersion.version)).where(ModelVersion.name == name)
+        ).scalar_one()
+        new_id = connection.execute(
+            insert(ModelVersion).returning(ModelVersion.id),
+            {"name": name, "version": (latest or 0) + 1, "status": "candidate",
+             "eval_set": eval_set, "primary_metric": primary_metric,
+             "metrics": json.dumps(metrics, sort_keys=True),
+             "params": json.dumps(params, sort_keys=True), "artifact_path": artifact_path,
+             "sha256": sha256, "created_at": datetime.now(UTC)},
+        ).scalar_one()
+    version = get_version(engine=engine, version_id=int(new_id))
+    assert version is not None
+    return version
+
+
+def get_version(*, engine: Engine, version_id: int) -> VersionInfo | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(ModelVersion).where(ModelVersion.id == version_id)
+                                 ).mappings().first()
+    return None if row is None else _info(dict(row))
+
+
+def active_version(*, engine: Engine, name: str) -> VersionInfo | None:
+    """The active version of ``name``, or None before any was promoted."""
+    with engine.connect() as connection:
+        return _active(connection, name)
+
+
+def list_versions(*, engine: Engine, name: str | None = None) -> list[VersionInfo]:
+    query = select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version)
+    if name is not None:
+        query = query.where(ModelVersion.name == name)
+    with engine.connect() as connection:
+        return [_info(dict(r)) for r in connection.execute(query).mappings()]
+
+
+def promote_if_better(*, engine: Engine, version_id: int) -> Promotion:
+    """Activate a candidate if it beats the active version on the same evaluation set.
+
+    With no active version the candidate wins. A champion measured on another evaluation
+    set cannot be compared, so the candidate stays a candidate and the reason says why.
+    The swap happens in one transaction: readers see the old champion or the new one.
+    """
+    with engine.begin() as connection:
+        row = connection.execute(select(ModelVersion).where(ModelVersion.id == version_id)
+                                 ).mappings().one()
+        candidate = _info(dict(row))
+        champion = _active(connection, candidate.name)
+        if champion is not None and champion.eval_set != candidate.eval_set:
+            return Promotion(candidate, champion, False,
+                             f"champion v{champion.version} was evaluated on "
+                             f"{champion.eval_set!r}, the candidate on {candidate.eval_set!r}")
+        if champion is not None and candidate.score <= champion.score:
+            return Promotion(candidate, champion, False,
+                             f"{candidate.primary_metric} {candidate.score:.4f} does not beat "
+                             f"champion v{champion.version}'s {champion.score:.4f}")
+        now = datetime.now(UTC)
+        if champion is not None:
+            connection.execute(update(ModelVersion).where(ModelVersion.id == champion.id)
+                               .values(status="retired"))
+        connection.execute(update(ModelVersion).where(ModelVersion.id == candidate.id)
+                           .values(status="active", activated_at=now))
+    reason = "no active version" if champion is None else (
+        f"{candidate.primary_metric} {candidate.score:.4f} beats champion "
+        f"v{champion.version}'s {champion.score:.4f}")
+    log.info("activated %s v%d: %s", candidate.name, candidate.version, reason)
+    return Promotion(candidate, champion, True, reason)
+
+
+def _active(connection: Connection, name: str) -> VersionInfo | None:
+    row = connection.execute(select(ModelVersion).where(ModelVersion.name == name,
+                                                        ModelVersion.status == "active")
+                             ).mappings().first()
+    return None if row is None else _info(dict(row))
+
+
+def _info(row: dict[str, Any]) -> VersionInfo:
+    return VersionInfo(id=row["id"], name=row["name"], version=row["version"],
+                       status=row["status"], eval_set=row["eval_set"],
+                       primary_metric=row["primary_metric"], metrics=json.loads(row["metrics"]),
+                       params=json.loads(row["params"]), artifact_path=row["artifact_path"],
+                       sha256=row["sha256"])

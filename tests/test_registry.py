@@ -1,0 +1,54 @@
+"""Champion/challenger: a version becomes active only by beating the champion on the same set."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.registry import active_version, list_versions, promote_if_better, register_version
+from storage.schema import ModelVersion
+
+
+def register(engine: Engine, f1: float, eval_set: str = "phrasebank-50-s0") -> int:
+    return register_version(engine=engine, name="sentiment-fast", eval_set=eval_set,
+                            primary_metric="macro_f1", metrics={"macro_f1": f1},
+                            params={"d_model": 128}, artifact_path="/x.pt", sha256="0" * 64).id
+
+
+def test_first_version_is_promoted_and_a_worse_one_is_not(engine: Engine) -> None:
+    first = promote_if_better(engine=engine, version_id=register(engine, 0.80))
+    assert first.promoted and first.reason == "no active version"
+    worse = promote_if_better(engine=engine, version_id=register(engine, 0.79))
+    assert not worse.promoted and "does not beat champion v1" in worse.reason
+    active = active_version(engine=engine, name="sentiment-fast")
+    assert active is not None and active.version == 1
+
+
+def test_better_version_retires_the_champion(engine: Engine) -> None:
+    promote_if_better(engine=engine, version_id=register(engine, 0.80))
+    better = promote_if_better(engine=engine, version_id=register(engine, 0.85))
+    assert better.promoted
+    statuses = [(v.version, v.status) for v in list_versions(engine=engine)]
+    assert statuses == [(1, "retired"), (2, "active")]
+
+
+def test_versions_on_different_evaluation_sets_are_not_compared(engine: Engine) -> None:
+    promote_if_better(engine=engine, version_id=register(engine, 0.80))
+    other = promote_if_better(engine=engine,
+                              version_id=register(engine, 0.99, eval_set="airline-s0"))
+    assert not other.promoted and "evaluated on 'phrasebank-50-s0'" in other.reason
+
+
+def test_the_database_refuses_two_active_versions(engine: Engine) -> None:
+    promote_if_better(engine=engine, version_id=register(engine, 0.80))
+    second = register(engine, 0.70)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(update(ModelVersion).where(ModelVersion.id == second)
+                           .values(status="active"))
+
+
+def test_metrics_must_hold_the_primary_metric(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="primary metric 'macro_f1'"):
+        register_version(engine=engine, name="m", eval_set="e", primary_metric="macro_f1",
+                         metrics={"accuracy": 0.9}, params={}, artifact_path="", sha256="")
