@@ -1,0 +1,157 @@
+"""FAISS index of a model's item vectors, saved with the model version and id map it serves.
+
+Inner product over the vectors as the model scores them. The structure follows the catalogue:
+
+- up to ``EXACT_MAX`` items: ``IndexFlatIP`` (exact; a full scan is cheap at this size);
+- up to ``IVF_MAX`` items: ``IVF{nlist},Flat`` with nlist = 4 sqrt(n), searched with
+  ``nprobe`` lists (FAISS guidelines on choosing an index: 4-16 sqrt(n) lists);
+- beyond: ``HNSW32`` (graph search; no training, memory grows with n).
+
+Each is wrapped in ``IndexIDMap2`` so results are row numbers of the id map, which is saved
+next to the index with the model version and the index file's sha256: ``load_index`` refuses a
+file whose checksum or version does not match what the caller expects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EXACT_MAX = 100_000  # measured in bench/rec_quality.py: exact search is fast enough below this
+IVF_MAX = 2_000_000
+# Queries in batches below FAISS's default BLAS threshold (20 queries) take a slow per-query
+# path; 1M x 64 search went from 25 s to 5.3 s with this set low (STACK.md).
+faiss.cvar.distance_compute_blas_threshold = 20
+
+
+class IndexMismatchError(RuntimeError):
+    """An index file that is stale, corrupted or built for another model version."""
+
+
+@dataclass
+class ItemIndex:
+    """A searchable index with the item ids its rows stand for."""
+
+    index: Any
+    item_ids: list[str]
+    model_version_id: int
+    kind: str
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[list[str]]]:
+        """Top ``k`` items per query row: (scores (Q, k), item ids per query)."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(k, len(self.item_ids))
+        scores, rows = self.index.search(queries, k)  # (Q, k), (Q, k)
+        ids = [[self.item_ids[r] for r in row if r >= 0] for row in rows]
+        return scores, ids
+
+
+def index_kind(n_items: int) -> str:
+    """The structure used for a catalogue of ``n_items`` (thresholds in the module docstring)."""
+    if n_items <= EXACT_MAX:
+        return "flat"
+    if n_items <= IVF_MAX:
+        return "ivf"
+    return "hnsw"
+
+
+def build_index(vectors: np.ndarray, item_ids: list[str], *, model_version_id: int,
+                kind: str | None = None, nprobe: int = 32, use_gpu: bool = True) -> ItemIndex:
+    """Index ``vectors`` (one row per item id) for inner-product search."""
+    if vectors.shape[0] != len(item_ids):
+        raise ValueError(f"{vectors.shape[0]} vectors for {len(item_ids)} item ids")
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    kind = kind or index_kind(n)
+    if kind == "flat":
+        inner: Any = faiss.IndexFlatIP(dim)
+    elif kind == "ivf":
+        nlist = max(1, int(4 * math.sqrt(n)))
+        inner = faiss.index_factory(dim, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+        inner.train(vectors)
+        inner.nprobe = nprobe
+    elif kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    else:
+        raise ValueError(f"unknown index kind {kind!r}; use flat, ivf or hnsw")
+    index = faiss.IndexIDMap2(inner)
+    index.add_with_ids(vectors, np.arange(n, dtype=np.int64))
+    if use_gpu:
+        index = _to_gpu(index)
+    return ItemIndex(index=index, item_ids=list(item_ids), model_version_id=model_version_id,
+                     kind=kind)
+
+
+def _to_gpu(index: Any) -> Any:
+    """Move the index to the GPU when faiss-gpu is installed and a GPU is present."""
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        return index
+    log.info("moving the item index to GPU 0")
+    return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+
+
+def save_index(item_index: ItemIndex, path: Path) -> str:
+    """Write the index and its sidecar (``path`` + ``.json``); return the index's sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index = item_index.index
+    if hasattr(faiss, "index_gpu_to_cpu") and faiss.get_num_gpus() > 0:
+        index = faiss.index_gpu_to_cpu(index)
+    faiss.write_index(index, str(path))
+    digest = _sha256(path)
+    sidecar = {"sha256": digest, "model_version_id": item_index.model_version_id,
+               "kind": item_index.kind, "item_ids": item_index.item_ids}
+    _sidecar(path).write_text(json.dumps(sidecar))
+    return digest
+
+
+def load_index(path: Path, *, model_version_id: int, sha256: str | None = None,
+               use_gpu: bool = True) -> ItemIndex:
+    """Load an index for ``model_version_id``; refuse a stale, altered or foreign file.
+
+    FAISS does not validate a file it reads, so the checksum is checked first.
+    """
+    sidecar_path = _sidecar(path)
+    if not path.exists() or not sidecar_path.exists():
+        raise IndexMismatchError(f"{path}: index or its sidecar {sidecar_path.name} is missing; "
+                                 "run `sentrec publish` to rebuild it")
+    meta = json.loads(sidecar_path.read_text())
+    digest = _sha256(path)
+    expected = sha256 or meta["sha256"]
+    if digest != expected:
+        raise IndexMismatchError(f"{path}: sha256 {digest[:12]}… does not match the recorded "
+                                 f"{expected[:12]}…; the file was altered or is from another "
+                                 "build. Rebuild it with `sentrec publish`.")
+    if meta["model_version_id"] != model_version_id:
+        raise IndexMismatchError(f"{path}: built for model version {meta['model_version_id']}, "
+                                 f"but version {model_version_id} is active; rebuild it with "
+                                 "`sentrec publish`.")
+    index = faiss.read_index(str(path))
+    if index.ntotal != len(meta["item_ids"]):
+        raise IndexMismatchError(f"{path}: {index.ntotal} vectors but {len(meta['item_ids'])} "
+                                 "ids in the sidecar; rebuild it with `sentrec publish`.")
+    if use_gpu:
+        index = _to_gpu(index)
+    return ItemIndex(index=index, item_ids=list(meta["item_ids"]),
+                     model_version_id=model_version_id, kind=str(meta["kind"]))
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
