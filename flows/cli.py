@@ -158,3 +158,48 @@ def demo(data: Annotated[Path, typer.Option(help="Folder of the demo sample.")] 
     from flows.demo import run_demo
 
     run_demo(data=data, console=console)
+
+
+apikey_app = typer.Typer(help="Keys of the lookup API.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(name: str) -> None:
+    """Make a key for a calling service; it is printed once, as the last word."""
+    from flows.runtime import ready_engine
+    from storage.apikeys import create_key
+
+    try:
+        key = create_key(engine=ready_engine(Settings()), name=name)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    console.print(f"API key {name!r} (store it now; only its hash is kept): {key}",
+                  soft_wrap=True)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: str) -> None:
+    """Revoke a key; the service stops accepting it within 30 seconds."""
+    from flows.runtime import ready_engine
+    from storage.apikeys import revoke_key
+
+    if not revoke_key(engine=ready_engine(Settings()), name=name):
+        console.print(f"[red]error:[/] no active key named {name!r}")
+        raise typer.Exit(code=2)
+    console.print(f"revoked {name!r}")
+
+
+@app.command("serve")
+def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
+    """Run the read-only lookup API (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from flows.runtime import ready_engine
+
+    ready_engine(Settings())
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", access_log=False)

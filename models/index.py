@@ -47,6 +47,13 @@ class ItemIndex:
     model_version_id: int
     kind: str
 
+    def __post_init__(self) -> None:
+        self._rows = {item_id: row for row, item_id in enumerate(self.item_ids)}
+
+    def row_of(self, item_id: str) -> int | None:
+        """The row of an item id, or None for an id outside the catalogue."""
+        return self._rows.get(item_id)
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[list[str]]]:
         """Top ``k`` items per query row: (scores (Q, k), item ids per query)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)

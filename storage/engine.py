@@ -13,7 +13,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; a SQLite file is created with its folder, in WAL mode."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and \
+                not parsed.database.startswith("file:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)

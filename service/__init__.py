@@ -1,0 +1,1 @@
+"""The read-only lookup service (FastAPI)."""

@@ -1,0 +1,82 @@
+"""Response models of the lookup API: only what a caller needs, nothing internal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class RecommendedItem(BaseModel):
+    rank: int = Field(description="1 is the best")
+    item_id: str
+    score: float
+    reason: str | None = Field(default=None, description="Why the item is there when it is "
+                               "not the model's own ranking (e.g. recent-popularity).")
+
+
+class UserRecommendations(BaseModel):
+    user_id: str
+    set_id: int = Field(description="The published recommendation set these come from.")
+    cold_start: bool = Field(description="True when the user is unknown to the set and the "
+                             "list is recent popularity.")
+    items: list[RecommendedItem]
+
+
+class SimilarItem(BaseModel):
+    item_id: str
+    score: float = Field(description="Inner product of the model's item vectors.")
+
+
+class SimilarItems(BaseModel):
+    item_id: str
+    model_version: int
+    items: list[SimilarItem]
+
+
+class EvidenceDocument(BaseModel):
+    doc_kind: str
+    doc_id: int
+    text: str
+    score: float
+    highlights: list[tuple[str, float]]
+
+
+class AlertOut(BaseModel):
+    id: int
+    entity: str
+    topic: str | None
+    window: str
+    window_start: datetime
+    window_end: datetime
+    metric: str
+    observed: float
+    baseline: float
+    z: float
+    severity: int
+    volume: int
+    detector: str
+    model_version_id: int | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AlertDetail(AlertOut):
+    evidence: list[EvidenceDocument]
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Health(BaseModel):
+    status: str
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,140 @@
+"""The lookup API against a real store: keys, recommendations, cold start, similar items,
+alerts, bad parameters, and that it cannot write."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, insert
+
+from domain.settings import Settings
+from models.index import build_index, save_index
+from service.app import COLD_START_USER, create_app
+from storage.apikeys import create_key
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from storage.recsets import activate_set, create_set, write_recommendations
+from storage.registry import promote_if_better, register_version
+from storage.schema import Alert
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[Engine, Settings]:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine, Settings(home=tmp_path, database_url=url)
+
+
+def publish(engine: Engine) -> None:
+    rows = [("u1", r, f"i{r}", 1.0 / r, None) for r in range(1, 6)]
+    rows += [(COLD_START_USER, r, f"pop{r}", 10.0 - r, "recent-popularity")
+             for r in range(1, 6)]
+    set_id = create_set(engine=engine, model_version_id=None, k=5)
+    write_recommendations(engine=engine, set_id=set_id, frame=pl.DataFrame(
+        rows, schema=["user_id", "rank", "item_id", "score", "reason"], orient="row"))
+    activate_set(engine=engine, set_id=set_id)
+
+
+def test_every_v1_route_needs_a_valid_key(store: tuple[Engine, Settings]) -> None:
+    engine, settings = store
+    publish(engine)
+    client = TestClient(create_app(settings))
+    for url in ("/v1/users/u1/recommendations", "/v1/items/i1/similar", "/v1/alerts"):
+        assert client.get(url).status_code == 401
+        response = client.get(url, headers={"X-API-Key": "sr_wrong"})
+        assert response.status_code == 401
+        assert "items" not in response.json()
+    assert client.get("/healthz").json() == {"status": "ok", "detail": {}}
+
+
+def test_recommendations_and_cold_start(store: tuple[Engine, Settings]) -> None:
+    engine, settings = store
+    client = TestClient(create_app(settings))
+    key = {"X-API-Key": create_key(engine=engine, name="shop")}
+    assert client.get("/v1/users/u1/recommendations", headers=key).status_code == 503
+    publish(engine)
+    body = client.get("/v1/users/u1/recommendations?k=3", headers=key).json()
+    assert body["cold_start"] is False
+    assert [i["item_id"] for i in body["items"]] == ["i1", "i2", "i3"]
+    cold = client.get("/v1/users/stranger/recommendations?k=2", headers=key).json()
+    assert cold["cold_start"] is True
+    assert [(i["item_id"], i["reason"]) for i in cold["items"]] == [
+        ("pop1", "recent-popularity"), ("pop2", "recent-popularity")]
+    assert client.get("/readyz").json()["detail"] == {"recommendations": "published"}
+
+
+@pytest.mark.parametrize("url", [
+    "/v1/users/u1/recommendations?k=0", "/v1/users/u1/recommendations?k=1000",
+    "/v1/users/u1/recommendations?k=ten", "/v1/users/x'%20OR%20'1'='1/recommendations",
+    "/v1/users/u1;DROP%20TABLE%20events/recommendations", "/v1/alerts?min_severity=101",
+    "/v1/alerts?since=yesterday", "/v1/alerts?status=gone", "/v1/alerts?limit=0",
+])
+def test_bad_parameters_are_client_errors(store: tuple[Engine, Settings], url: str) -> None:
+    engine, settings = store
+    publish(engine)
+    client = TestClient(create_app(settings))
+    response = client.get(url, headers={"X-API-Key": create_key(engine=engine, name="t")})
+    assert 400 <= response.status_code < 500
+
+
+def test_similar_items_come_from_the_active_models_index(store: tuple[Engine, Settings],
+                                                         tmp_path: Path) -> None:
+    engine, settings = store
+    artifact = tmp_path / "models" / "recommender-v1.pt"
+    version = register_version(engine=engine, name="recommender", eval_set="e",
+                               primary_metric="ndcg@10", metrics={"ndcg@10": 0.1}, params={},
+                               artifact_path=str(artifact), sha256="0" * 64)
+    promote_if_better(engine=engine, version_id=version.id)
+    vectors = np.array([[1, 0], [0.9, 0.1], [0, 1], [-1, 0]], dtype=np.float32)
+    save_index(build_index(vectors, ["a", "b", "c", "d"], model_version_id=version.id),
+               artifact.with_suffix(".faiss"))
+    client = TestClient(create_app(settings))
+    key = {"X-API-Key": create_key(engine=engine, name="shop")}
+    body = client.get("/v1/items/a/similar?k=2", headers=key).json()
+    assert body["model_version"] == 1
+    assert [i["item_id"] for i in body["items"]] == ["b", "c"]
+    assert client.get("/v1/items/zzz/similar", headers=key).status_code == 404
+
+
+def test_alerts_are_filtered_paginated_and_detailed(store: tuple[Engine, Settings]) -> None:
+    engine, settings = store
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    evidence = [{"doc_kind": "message", "doc_id": 1, "text": "worst delay ever", "score": -0.9,
+                 "highlights": [["worst", 0.6], ["delay", 0.3]]}]
+    with engine.begin() as connection:
+        for n, (entity, severity) in enumerate([("United", 80), ("Delta", 30),
+                                                ("United", 55)]):
+            connection.execute(insert(Alert), {
+                "dedup_key": f"k{n}", "entity": entity, "topic": None, "window": "hour",
+                "window_start": now, "window_end": now, "metric": "negative_share",
+                "observed": 0.8, "baseline": 0.4, "z": 4.0, "severity": severity,
+                "volume": 40, "evidence": json.dumps(evidence), "detector": "robust",
+                "model_version_id": None, "status": "open", "created_at": now,
+                "updated_at": now})
+    client = TestClient(create_app(settings))
+    key = {"X-API-Key": create_key(engine=engine, name="risk")}
+    page = client.get("/v1/alerts?entity=United&limit=1", headers=key).json()
+    assert page["total"] == 2 and [a["severity"] for a in page["items"]] == [80]
+    page = client.get("/v1/alerts?min_severity=50&offset=1", headers=key).json()
+    assert [a["severity"] for a in page["items"]] == [55]
+    first = page["items"][0]["id"]
+    detail = client.get(f"/v1/alerts/{first}", headers=key).json()
+    assert detail["evidence"][0]["highlights"][0] == ["worst", 0.6]
+    assert client.get("/v1/alerts/999", headers=key).status_code == 404
+
+
+def test_the_service_cannot_write(store: tuple[Engine, Settings]) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    _, settings = store
+    app = create_app(settings)
+    with pytest.raises(OperationalError, match="readonly"), app.state.engine.begin() as conn:
+        conn.execute(text("DELETE FROM events"))
