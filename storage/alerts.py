@@ -1,0 +1,245 @@
+"""Alerts in the store, and the scored documents that monitoring reads.
+
+One episode is one row: ``upsert_alerts`` inserts an alert whose ``dedup_key`` is new and, for a
+key already stored, grows the episode (window_end, observed, z, severity, volume take the larger
+value; evidence and baseline are replaced) unless it was resolved: a resolved episode is closed
+and a later surge starts a new one with a new key. Acknowledging keeps updates flowing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Engine, case, func, literal, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import ColumnElement
+
+from domain.detection import AlertRecord
+from domain.monitoring import SCORED_SCHEMA
+from storage.schema import (
+    Alert,
+    DocumentTopic,
+    Message,
+    News,
+    NewsEntity,
+    SentimentScore,
+    Topic,
+)
+
+STATUSES = ("open", "acknowledged", "resolved")
+
+
+class AlertNotFoundError(LookupError):
+    """No alert has the id that was asked for."""
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert as stored, with its id, status and evidence decoded."""
+
+    id: int
+    dedup_key: str
+    entity: str
+    topic: str | None
+    window: str
+    window_start: datetime
+    window_end: datetime
+    metric: str
+    observed: float
+    baseline: float
+    z: float
+    severity: int
+    volume: int
+    evidence: list[dict[str, Any]]
+    detector: str
+    model_version_id: int | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class UpsertSummary:
+    """What ``upsert_alerts`` did: new episodes, grown ones, and resolved ones left alone."""
+
+    inserted: int
+    updated: int
+    skipped_resolved: int
+
+
+def _greater(column: Any, value: Any) -> ColumnElement[Any]:
+    """The larger of a column and a value, on SQLite and PostgreSQL alike."""
+    return case((column >= value, column), else_=literal(value, column.type))
+
+
+def upsert_alerts(*, engine: Engine, alerts: Sequence[AlertRecord]) -> UpsertSummary:
+    """Insert new episodes and grow open (or acknowledged) ones, in one transaction."""
+    inserted = updated = skipped = 0
+    now = datetime.now(UTC)
+    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with engine.begin() as connection:
+        for alert in alerts:
+            values = _row_values(alert)
+            new_id = connection.execute(
+                dialect_insert(Alert).values(**values, created_at=now, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Alert.id)
+            ).scalar_one_or_none()
+            if new_id is not None:
+                inserted += 1
+                continue
+            grown = connection.execute(
+                update(Alert).where(Alert.dedup_key == alert.dedup_key,
+                                    Alert.status != "resolved")
+                .values(window_end=_greater(Alert.window_end, alert.window_end),
+                        observed=_greater(Alert.observed, alert.observed),
+                        z=_greater(Alert.z, alert.z),
+                        severity=_greater(Alert.severity, alert.severity),
+                        volume=_greater(Alert.volume, alert.volume),
+                        baseline=alert.baseline, evidence=values["evidence"],
+                        model_version_id=alert.model_version_id, updated_at=now))
+            if grown.rowcount == 1:
+                updated += 1
+            else:
+                skipped += 1
+    return UpsertSummary(inserted, updated, skipped)
+
+
+def _row_values(alert: AlertRecord) -> dict[str, Any]:
+    return {"dedup_key": alert.dedup_key, "entity": alert.entity, "topic": alert.topic,
+            "window": alert.window, "window_start": alert.window_start,
+            "window_end": alert.window_end, "metric": alert.metric,
+            "observed": alert.observed, "baseline": alert.baseline, "z": alert.z,
+            "severity": alert.severity, "volume": alert.volume,
+            "evidence": json.dumps(alert.evidence, default=str), "detector": alert.detector,
+            "model_version_id": alert.model_version_id, "status": alert.status}
+
+
+def _connect(engine: Engine | None, connection: Connection | None) -> Any:
+    if (engine is None) == (connection is None):
+        raise TypeError("pass exactly one of engine= or connection=")
+    return connection if connection is not None else engine.connect()  # type: ignore[union-attr]
+
+
+def list_alerts(*, engine: Engine | None = None, connection: Connection | None = None,
+                entity: str | None = None, since: datetime | None = None,
+                min_severity: int | None = None, status: str | None = None,
+                limit: int = 100, offset: int = 0) -> list[StoredAlert]:
+    """Alerts, most severe first, then latest first; ``since`` keeps episodes still running
+    at or after that time (window_end >= since)."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    query = select(Alert)
+    if entity is not None:
+        query = query.where(Alert.entity == entity)
+    if since is not None:
+        query = query.where(Alert.window_end >= _utc(since))
+    if min_severity is not None:
+        query = query.where(Alert.severity >= min_severity)
+    if status is not None:
+        query = query.where(Alert.status == status)
+    query = query.order_by(Alert.severity.desc(), Alert.window_end.desc(), Alert.id)\
+        .limit(limit).offset(offset)
+    bind = _connect(engine, connection)
+    try:
+        return [_stored(dict(row)) for row in bind.execute(query).mappings()]
+    finally:
+        if connection is None:
+            bind.close()
+
+
+def get_alert(*, engine: Engine, alert_id: int) -> StoredAlert | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(Alert).where(Alert.id == alert_id)).mappings().first()
+    return None if row is None else _stored(dict(row))
+
+
+def acknowledge_alert(*, engine: Engine, alert_id: int) -> StoredAlert:
+    """Mark an open alert as seen; acknowledging twice is harmless, a resolved one is an error."""
+    return _set_status(engine, alert_id, "acknowledged", allowed=("open", "acknowledged"))
+
+
+def resolve_alert(*, engine: Engine, alert_id: int) -> StoredAlert:
+    """Close an episode; the next surge of the entity becomes a new alert."""
+    return _set_status(engine, alert_id, "resolved", allowed=STATUSES)
+
+
+def _set_status(engine: Engine, alert_id: int, status: str,
+                allowed: tuple[str, ...]) -> StoredAlert:
+    with engine.begin() as connection:
+        current = connection.execute(select(Alert.status).where(Alert.id == alert_id))\
+            .scalar_one_or_none()
+        if current is None:
+            raise AlertNotFoundError(f"no alert has id {alert_id}; list them with "
+                                     "`sentrec alerts`")
+        if current not in allowed:
+            raise ValueError(f"alert {alert_id} is {current} and cannot become {status}")
+        connection.execute(update(Alert).where(Alert.id == alert_id)
+                           .values(status=status, updated_at=datetime.now(UTC)))
+    alert = get_alert(engine=engine, alert_id=alert_id)
+    assert alert is not None
+    return alert
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything in the store is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _stored(row: dict[str, Any]) -> StoredAlert:
+    for name in ("window_start", "window_end", "created_at", "updated_at"):
+        row[name] = _utc(row[name])
+    row["evidence"] = json.loads(row["evidence"] or "[]")
+    return StoredAlert(**row)
+
+
+def scored_documents(*, engine: Engine, since: datetime | None = None,
+                     model_version_id: int | None = None, topic_model: str | None = None,
+                     roles: tuple[str, ...] = ("customer",)) -> pl.DataFrame:
+    """One row per scored document and entity (``SCORED_SCHEMA``), the input of monitoring.
+
+    ``model_version_id`` defaults to the latest version that has scores; ``topic_model`` to the
+    topic model written last. Messages keep authors in ``roles`` (agents' replies would dilute
+    customer sentiment); news counts once per entity it is tagged with; undated news is left out.
+    """
+    with engine.connect() as connection:
+        if model_version_id is None:
+            model_version_id = connection.execute(
+                select(func.max(SentimentScore.model_version_id))).scalar_one()
+        if topic_model is None:
+            topic_model = connection.execute(
+                select(Topic.topic_model).order_by(Topic.id.desc()).limit(1)).scalar()
+        if model_version_id is None:
+            return pl.DataFrame(schema=SCORED_SCHEMA)
+        topics = (select(DocumentTopic.doc_kind, DocumentTopic.doc_id, Topic.name)
+                  .join(Topic, Topic.id == DocumentTopic.topic_id)
+                  .where(DocumentTopic.topic_model == topic_model).subquery())
+        messages = select(
+            Message.id.label("doc_id"), literal("message").label("kind"), Message.entity,
+            Message.created_at.label("created_at"), Message.text.label("text"),
+        ).where(Message.author_role.in_(roles), Message.entity.is_not(None))
+        news = select(
+            News.id.label("doc_id"), literal("news").label("kind"), NewsEntity.entity,
+            News.published_at.label("created_at"), News.headline.label("text"),
+        ).join(NewsEntity, (NewsEntity.source == News.source) & (NewsEntity.news_id ==
+                                                                 News.news_id))\
+            .where(News.published_at.is_not(None))
+        if since is not None:
+            messages = messages.where(Message.created_at >= _utc(since))
+            news = news.where(News.published_at >= _utc(since))
+        docs = union_all(messages, news).subquery()
+        s = SentimentScore
+        query = select(
+            docs.c.kind, docs.c.doc_id, docs.c.entity, topics.c.name, docs.c.created_at,
+            s.score, s.p_negative, s.p_neutral, s.p_positive, docs.c.text, s.highlights,
+        ).join(s, (s.doc_kind == docs.c.kind) & (s.doc_id == docs.c.doc_id))\
+            .outerjoin(topics, (topics.c.doc_kind == docs.c.kind) &
+                       (topics.c.doc_id == docs.c.doc_id))\
+            .where(s.model_version_id == model_version_id)
+        rows = [(*r[:4], _utc(r[4]), *r[5:]) for r in connection.execute(query)]
+    return pl.DataFrame(rows, schema=SCORED_SCHEMA, orient="row")

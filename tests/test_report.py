@@ -1,0 +1,99 @@
+"""The HTML report: self-contained, shows alerts with charts and highlighted evidence, and says
+plainly when there is nothing to report."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from domain.detection import detect_alerts
+from domain.monitoring import SCORED_SCHEMA
+from flows.report_html import highlight_text, render_report, report_markdown
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def scored_docs() -> pl.DataFrame:
+    """A calm day of 10 documents an hour, then an hour of angry outage complaints."""
+    rows: list[dict[str, Any]] = []
+
+    def add(doc_id: int, when: datetime, text: str, negative: bool, highlights: Any) -> None:
+        p_neg = 0.9 if negative else 0.1
+        rows.append({"doc_kind": "message", "doc_id": doc_id, "entity": "Acme Air",
+                     "topic": None, "created_at": when, "score": 0.8 - 2 * p_neg,
+                     "p_negative": p_neg, "p_neutral": 0.1, "p_positive": 0.9 - p_neg,
+                     "text": text, "highlights": json.dumps(highlights)})
+
+    for hour in range(30):
+        for i in range(10):
+            add(hour * 10 + i, T0 + timedelta(hours=hour, minutes=i),
+                f"flight {hour}-{i} was fine, see http://example.com/x", i < 3, [["fine", 0.3]])
+    for i in range(12):
+        add(1000 + i, T0 + timedelta(hours=30, minutes=i),
+            f"Outage #{i}: the app & website are DOWN, refund me <now>",
+            True, [["down", 0.55], ["refund", 0.25], ["outage", 0.1]])
+    return pl.DataFrame(rows, schema=SCORED_SCHEMA)
+
+
+def render(tmp_path: Path, with_alerts: bool) -> str:
+    detection = detect_alerts(scored_docs(), model_version_id=4)
+    alerts = detection.alerts if with_alerts else []
+    evidence = {a.dedup_key: a.evidence for a in alerts}
+    out = render_report(alerts, detection.series, evidence, tmp_path / "r" / "report.html",
+                        generated_at=T0 + timedelta(days=2))
+    return out.read_text(encoding="utf-8")
+
+
+def external_references(page: str) -> list[str]:
+    return re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//)""", page, flags=re.I)
+
+
+def test_report_shows_the_alert_its_chart_and_highlighted_evidence(tmp_path: Path) -> None:
+    page = render(tmp_path, with_alerts=True)
+    assert "1 alert</b> for 1 entity" in page
+    assert "2024-05-02 06:00 – 07:00 UTC" in page
+    assert '<td class="num">100% vs 30%</td>' in page
+    assert page.count('src="data:image/png;base64,') == 1
+    assert re.search(r'<mark style="background:rgba\(229,57,53,0\.85\)" '
+                     r'title="attention 0\.550">DOWN</mark>', page)
+    assert ">refund</mark>" in page and "refund 0.25" in page
+    # Text is escaped exactly once: no injected tags, and "&" shows as "&".
+    assert "&lt;now&gt;" in page and "<now>" not in page and "&amp;amp;" not in page
+    assert external_references(page) == []
+    assert "No alerts in this period" not in page
+
+
+def test_report_without_alerts_says_so_plainly(tmp_path: Path) -> None:
+    page = render(tmp_path, with_alerts=False)
+    assert "No alerts in this period" in page
+    assert "1 entities monitored" in page
+    assert "<img" not in page and "<table" not in page
+    assert external_references(page) == []
+
+
+def test_report_of_an_empty_period_renders(tmp_path: Path) -> None:
+    empty = pl.DataFrame(schema={"entity": pl.String, "window_start": pl.Datetime("us", "UTC")})
+    out = render_report([], empty, {}, tmp_path / "empty.html")
+    assert "no documents in this period" in out.read_text()
+
+
+def test_highlighting_matches_words_case_insensitively_and_escapes() -> None:
+    shaded = highlight_text("Late <b>again</b>", [["late", 0.4], ["again", 0.1]])
+    assert shaded.startswith('<mark style="background:rgba(229,57,53,0.85)" '
+                             'title="attention 0.400">Late</mark> &lt;b&gt;<mark')
+    assert highlight_text("nothing here", [["late", 0.4]]) == "nothing here"
+
+
+def test_markdown_summary_lists_alerts_or_says_none() -> None:
+    detection = detect_alerts(scored_docs())
+    text = report_markdown(detection.alerts)
+    # severity 41 = 100 * min(1, (5.3 / 3.5) / 2) * sqrt(12 / 40): z 5.3 on 12 documents
+    assert "| 41 | Acme Air | all | 2024-05-02 06:00 – 07:00 UTC | 100% vs 30% | 5.3 | 12 |" \
+        in text
+    assert "1 alert, most severe first." in text
+    assert report_markdown([]) == "## Sentiment alerts\n\nNo alerts in this period.\n"
