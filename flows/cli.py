@@ -203,3 +203,95 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
     ready_engine(Settings())
     uvicorn.run("service.app:create_app", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False)
+
+
+@app.command("monitor")
+def monitor(window: Annotated[str, typer.Option(help="hour or day (UTC).")] = "hour",
+            detector: Annotated[str, typer.Option(
+                help="default, zscore, ewma or cusum.")] = "default") -> None:
+    """Detect negative surges in newly scored documents and write the risk report."""
+    from flows.monitor import monitor_sentiment
+
+    with console.status("monitoring sentiment"):
+        summary = monitor_sentiment(settings=Settings(), window=window, detector=detector)
+    console.print(f"{summary['new_scores']:,} new scores; alerts: "
+                  f"[bold]{summary['alerts_inserted']}[/] new, {summary['alerts_updated']} "
+                  f"updated. Report: {summary['report']}")
+
+
+alerts_app = typer.Typer(help="Sentiment alerts: list (default), ack, resolve.")
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts_list(ctx: typer.Context,
+                entity: Annotated[str | None, typer.Option(help="Only this entity.")] = None,
+                since: Annotated[str | None, typer.Option(
+                    help="Only alerts whose window ends at or after this ISO time.")] = None,
+                min_severity: Annotated[int, typer.Option(min=0, max=100)] = 0,
+                limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """List alerts, most severe first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from flows.runtime import ready_engine
+    from storage.alerts import list_alerts
+
+    try:
+        since_at = datetime.fromisoformat(since) if since else None
+    except ValueError as exc:
+        console.print(f"[red]error:[/] --since {since!r} is not an ISO 8601 time "
+                      "(e.g. 2024-05-01T00:00:00Z)")
+        raise typer.Exit(code=2) from exc
+    if since_at is not None and since_at.tzinfo is None:
+        since_at = since_at.replace(tzinfo=UTC)
+    alerts = list_alerts(engine=ready_engine(Settings()), entity=entity, since=since_at,
+                         min_severity=min_severity, limit=limit)
+    table = Table(title=f"{len(alerts)} alerts")
+    for column in ("id", "severity", "entity", "topic", "window (UTC)", "negative share",
+                   "baseline", "z", "volume", "detector", "status"):
+        table.add_column(column)
+    for a in alerts:
+        table.add_row(str(a.id), str(a.severity), a.entity, a.topic or "",
+                      f"{a.window_start:%Y-%m-%d %H:%M} to {a.window_end:%H:%M}",
+                      f"{a.observed:.2f}", f"{a.baseline:.2f}", f"{a.z:.1f}", str(a.volume),
+                      a.detector, a.status)
+    console.print(table)
+
+
+@alerts_app.command("ack")
+def alerts_ack(alert_id: int) -> None:
+    """Acknowledge an alert."""
+    _set_alert_status(alert_id, "acknowledged")
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(alert_id: int) -> None:
+    """Resolve an alert; the entity's next surge opens a new one."""
+    _set_alert_status(alert_id, "resolved")
+
+
+def _set_alert_status(alert_id: int, status: str) -> None:
+    from flows.runtime import ready_engine
+    from storage.alerts import AlertNotFoundError, acknowledge_alert, resolve_alert
+
+    change = acknowledge_alert if status == "acknowledged" else resolve_alert
+    try:
+        alert = change(engine=ready_engine(Settings()), alert_id=alert_id)
+    except (AlertNotFoundError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+    console.print(f"alert {alert.id} ({alert.entity}) is {alert.status}")
+
+
+@app.command("report")
+def report(out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+           days: Annotated[int, typer.Option(min=1, help="Days up to the newest document.")] = 7,
+           window: str = "hour") -> None:
+    """Write the self-contained HTML risk report."""
+    from flows.monitoring import write_report
+    from flows.runtime import ready_engine
+
+    path = write_report(engine=ready_engine(Settings()), out=out, days=days, window=window)
+    console.print(f"report written to [bold]{path}[/]")

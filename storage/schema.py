@@ -331,3 +331,13 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(utc_time())
     revoked_at: Mapped[datetime | None] = mapped_column(utc_time())
+
+
+class MonitorState(Base):
+    """How far monitoring has read: the newest score it has taken into account, per key."""
+
+    __tablename__ = "monitor_state"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scored_through: Mapped[datetime] = mapped_column(utc_time())
+    updated_at: Mapped[datetime] = mapped_column(utc_time())

@@ -1,0 +1,46 @@
+"""Flow ``monitor-sentiment``: new scores -> surge detection -> alerts -> report artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from domain.settings import Settings
+from flows.monitoring import run_monitoring, write_report
+from flows.report_html import report_markdown
+from flows.runtime import ready_engine
+from storage.alerts import list_alerts
+
+
+@task(retries=2, retry_delay_seconds=5)
+def detect(settings: Settings, window: str, detector: str) -> dict[str, Any]:
+    summary, _ = run_monitoring(engine=ready_engine(settings), window=window, detector=detector)
+    return summary.__dict__
+
+
+@task
+def report(settings: Settings, out: str, days: int, window: str, detector: str) -> str:
+    engine = ready_engine(settings)
+    path = write_report(engine=engine, out=Path(out), days=days, window=window,
+                        detector=detector)
+    create_markdown_artifact(markdown=report_markdown(list_alerts(engine=engine, limit=20)),
+                             key="sentiment-alerts", description=f"report at {path}")
+    return str(path)
+
+
+@flow(name="monitor-sentiment")
+def monitor_sentiment(settings: Settings | None = None, window: str = "hour",
+                      detector: str = "default", report_days: int = 7,
+                      report_path: str | None = None) -> dict[str, Any]:
+    """Judge the windows touched by new scores, keep one alert per episode, write the report."""
+    settings = settings or Settings()
+    summary = detect(settings, window, detector)
+    out = report_path or str(settings.home / "reports" / "alerts.html")
+    summary["report"] = report(settings, out, report_days, window, detector)
+    get_run_logger().info("alerts: %d new, %d updated; report at %s",
+                          summary["alerts_inserted"], summary["alerts_updated"],
+                          summary["report"])
+    return summary

@@ -1,0 +1,109 @@
+"""Monitoring end to end on a real store: alerts from scores, incremental re-runs, report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+from typer.testing import CliRunner
+
+from domain.settings import Settings
+from flows.monitoring import run_monitoring, write_report
+from flows.runtime import ready_engine
+from storage.registry import register_version
+from storage.schema import Alert, IngestBatch, Message, SentimentScore
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
+              per_hour: int = 20) -> None:
+    """Messages to 'Acme' each hour; a share of them scored negative."""
+    with engine.begin() as connection:
+        batch = connection.execute(insert(IngestBatch).returning(IngestBatch.id), {
+            "stream": "messages", "source": "t", "format": "canonical", "path": "x",
+            "file_sha256": f"{hours.start}", "started_at": START, "rows_read": 0,
+            "loaded": 0, "rejected": 0, "duplicate": 0, "labels_loaded": 0,
+            "items_loaded": 0}).scalar_one()
+        version = connection.execute(select(func.max(SentimentScore.model_version_id))
+                                     ).scalar_one()
+    if version is None:
+        version = register_version(engine=engine, name="sentiment-fast", eval_set="e",
+                                   primary_metric="f1", metrics={"f1": 0.8}, params={},
+                                   artifact_path="", sha256="").id
+    with engine.begin() as connection:
+        for hour in hours:
+            share = negative_share.get(hour, 0.2)
+            for n in range(per_hour):
+                negative = n < round(share * per_hour)
+                doc = connection.execute(insert(Message).returning(Message.id), {
+                    "source": "t", "message_id": f"{hour}-{n}", "conversation_id": None,
+                    "author_role": "customer", "entity": "Acme", "channel": "chat",
+                    "created_at": START + timedelta(hours=hour, minutes=n),
+                    "text": f"message {n} in hour {hour} about the account number {n * 7}",
+                    "batch_id": batch}).scalar_one()
+                p_neg = 0.9 if negative else 0.05
+                connection.execute(insert(SentimentScore), {
+                    "doc_kind": "message", "doc_id": doc, "model_version_id": version,
+                    "p_negative": p_neg, "p_neutral": 0.05, "p_positive": 0.95 - p_neg,
+                    "score": 0.95 - 2 * p_neg, "highlights": json.dumps([["account", 0.5]]),
+                    "sentences": 1, "scored_at": datetime.now(UTC)})
+
+
+def alert_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(Alert)).scalar_one())
+
+
+def test_a_surge_becomes_one_alert_and_reruns_add_nothing(engine: Engine,
+                                                          tmp_path: Path) -> None:
+    add_hours(engine, range(0, 40), {38: 0.9})
+    summary, _ = run_monitoring(engine=engine)
+    assert summary.alerts_inserted == 1
+    with engine.connect() as connection:
+        alert = connection.execute(select(Alert)).mappings().one()
+    assert alert["entity"] == "Acme" and alert["status"] == "open"
+    assert alert["window_start"].replace(tzinfo=UTC) == START + timedelta(hours=38)
+    assert json.loads(alert["evidence"])[0]["highlights"] == [["account", 0.5]]
+    again, _ = run_monitoring(engine=engine)
+    assert (again.new_scores, again.alerts_inserted, alert_count(engine)) == (0, 0, 1)
+    # New hours that continue the episode update it instead of opening another.
+    add_hours(engine, range(40, 42), {40: 0.9})
+    later, _ = run_monitoring(engine=engine)
+    assert later.new_scores == 40
+    assert (later.alerts_inserted, later.alerts_updated, alert_count(engine)) == (0, 1, 1)
+    with engine.connect() as connection:
+        end = connection.execute(select(Alert.window_end)).scalar_one()
+    assert end.replace(tzinfo=UTC) == START + timedelta(hours=41)
+    report = write_report(engine=engine, out=tmp_path / "report.html", days=3)
+    page = report.read_text()
+    assert "Acme" in page and "<img" in page
+
+
+def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the CLI test uses the default SQLite store")
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
+    store = ready_engine(Settings())
+    add_hours(store, range(0, 40), {38: 0.9})
+    run_monitoring(engine=store)
+    from flows.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["alerts", "--entity", "Acme"])
+    assert listed.exit_code == 0, listed.output
+    assert "Acme" in listed.output and "open" in listed.output
+    acked = runner.invoke(app, ["alerts", "ack", "1"])
+    assert acked.exit_code == 0 and "acknowledged" in acked.output
+    missing = runner.invoke(app, ["alerts", "ack", "99"])
+    assert missing.exit_code == 2 and "no alert has id 99" in missing.output
+    bad = runner.invoke(app, ["alerts", "--since", "yesterday"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output
+    out = tmp_path / "r.html"
+    made = runner.invoke(app, ["report", "--out", str(out)])
+    assert made.exit_code == 0 and out.exists()
