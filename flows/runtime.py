@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,6 +35,9 @@ def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     if verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
+    # Prefect makes its home folder without parents and its local server cannot start
+    # without it, so a new SENTREC_HOME is created here, when a command runs.
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
     for name, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # Redact when a record is made, so every handler, including ones Prefect adds later,

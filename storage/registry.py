@@ -89,26 +89,34 @@ def list_versions(*, engine: Engine, name: str | None = None) -> list[VersionInf
         return [_info(dict(r)) for r in connection.execute(query).mappings()]
 
 
-def promote_if_better(*, engine: Engine, version_id: int) -> Promotion:
+def promote_if_better(*, engine: Engine, version_id: int,
+                      champion_rescored: float | None = None) -> Promotion:
     """Activate a candidate if it beats the active version on the same evaluation set.
 
-    With no active version the candidate wins. A champion measured on another evaluation
-    set cannot be compared, so the candidate stays a candidate and the reason says why.
-    The swap happens in one transaction: readers see the old champion or the new one.
+    With no active version the candidate wins. When the champion was measured on another
+    evaluation set (the data grew), the caller re-scores it on the candidate's set and passes
+    that figure as ``champion_rescored``; without it the two cannot be compared, the candidate
+    stays a candidate and the reason says why. The swap happens in one transaction: readers
+    see the old champion or the new one.
     """
     with engine.begin() as connection:
         row = connection.execute(select(ModelVersion).where(ModelVersion.id == version_id)
                                  ).mappings().one()
         candidate = _info(dict(row))
         champion = _active(connection, candidate.name)
+        champion_score = None if champion is None else champion.score
         if champion is not None and champion.eval_set != candidate.eval_set:
-            return Promotion(candidate, champion, False,
-                             f"champion v{champion.version} was evaluated on "
-                             f"{champion.eval_set!r}, the candidate on {candidate.eval_set!r}")
-        if champion is not None and candidate.score <= champion.score:
+            if champion_rescored is None:
+                return Promotion(candidate, champion, False,
+                                 f"champion v{champion.version} was evaluated on "
+                                 f"{champion.eval_set!r}, the candidate on "
+                                 f"{candidate.eval_set!r}")
+            champion_score = champion_rescored
+        if champion is not None and champion_score is not None and \
+                candidate.score <= champion_score:
             return Promotion(candidate, champion, False,
                              f"{candidate.primary_metric} {candidate.score:.4f} does not beat "
-                             f"champion v{champion.version}'s {champion.score:.4f}")
+                             f"champion v{champion.version}'s {champion_score:.4f}")
         now = datetime.now(UTC)
         if champion is not None:
             connection.execute(update(ModelVersion).where(ModelVersion.id == champion.id)
@@ -117,7 +125,7 @@ def promote_if_better(*, engine: Engine, version_id: int) -> Promotion:
                            .values(status="active", activated_at=now))
     reason = "no active version" if champion is None else (
         f"{candidate.primary_metric} {candidate.score:.4f} beats champion "
-        f"v{champion.version}'s {champion.score:.4f}")
+        f"v{champion.version}'s {champion_score:.4f}")
     log.info("activated %s v%d: %s", candidate.name, candidate.version, reason)
     return Promotion(candidate, champion, True, reason)
 

@@ -52,3 +52,13 @@ def test_metrics_must_hold_the_primary_metric(engine: Engine) -> None:
     with pytest.raises(ValueError, match="primary metric 'macro_f1'"):
         register_version(engine=engine, name="m", eval_set="e", primary_metric="macro_f1",
                          metrics={"accuracy": 0.9}, params={}, artifact_path="", sha256="")
+
+
+def test_a_champion_rescored_on_the_new_set_can_be_beaten(engine: Engine) -> None:
+    promote_if_better(engine=engine, version_id=register(engine, 0.90, eval_set="old"))
+    challenger = register(engine, 0.85, eval_set="new")
+    lost = promote_if_better(engine=engine, version_id=challenger, champion_rescored=0.88)
+    assert not lost.promoted and "champion v1's 0.8800" in lost.reason
+    won = promote_if_better(engine=engine, version_id=register(engine, 0.89, eval_set="new"),
+                            champion_rescored=0.88)
+    assert won.promoted

@@ -72,7 +72,8 @@ def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = N
         pl.col("_agreement").alias("agreement"),
     ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
     return Parsed(stream=Stream.MESSAGES, source=source, rows_read=table.frame.height,
-                  records=records.cast(pl.Schema(MESSAGE_SCHEMA)), rejects=rejects, labels=labels)
+                  records=records.cast(pl.Schema(MESSAGE_SCHEMA)), rejects=rejects, labels=labels,
+                  format=fmt)
 
 
 def detect_message_format(path: Path, *, encoding: str = "utf-8") -> str:

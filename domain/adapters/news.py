@@ -82,7 +82,7 @@ def parse_news(path: Path, *, fmt: str | None = None, source: str | None = None,
         pl.lit(origin or source).alias("origin"), pl.col("_agreement").alias("agreement"),
     ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
     return Parsed(stream=Stream.NEWS, source=source, rows_read=table.frame.height,
-                  records=records, rejects=rejects, labels=labels)
+                  records=records, rejects=rejects, labels=labels, format=fmt)
 
 
 def detect_news_format(path: Path) -> str:
