@@ -26,6 +26,24 @@ class Settings(BaseSettings):
                                         "names to tag news with; the built-in table otherwise.")
     ingest_chunk_rows: int = Field(default=200_000, ge=1_000, description="Rows written per "
                                    "insert statement during ingestion.")
+    task_runner: Literal["threads", "processes", "dask"] = Field(
+        default="threads", description="Where mapped tasks (scoring chunks, monitoring, "
+        "publishing batches) run: threads of this process, local processes, or a Dask "
+        "cluster.")
+    dask_address: str | None = Field(default=None, description="Scheduler address of an "
+                                     "existing Dask cluster (tcp://host:8786); a temporary "
+                                     "local cluster when unset.")
+    landing: Path | None = Field(default=None, description="Folder the daily flow ingests "
+                                 "from: its subfolders messages/, news/, events/ and items/ "
+                                 "hold the files (each file is ingested once).")
+    retrain_days: int = Field(default=7, ge=1, description="Days between retraining runs of "
+                              "the daily flow.")
+    daily_cron: str = Field(default="0 5 * * *", description="When `sentrec deploy` runs the "
+                            "daily flow (cron, UTC).")
+    monitor_cron: str | None = Field(default="15 * * * *", description="When `sentrec deploy` "
+                                     "scores and monitors between daily runs; unset for never.")
+    max_workers: int | None = Field(default=None, ge=1, description="Threads or processes "
+                                    "for mapped tasks; Prefect's default when unset.")
 
     @property
     def resolved_database_url(self) -> str:

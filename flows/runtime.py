@@ -83,3 +83,24 @@ def ready_engine(settings: Settings) -> Engine:
         f"the database {engine.url.render_as_string(hide_password=True)} is at schema "
         f"revision {current or 'none'} and this sentrec needs {head}: run `sentrec db upgrade`"
     )
+
+
+def task_runner(settings: Settings) -> Any:
+    """The Prefect task runner the settings ask for (mapped tasks run on it).
+
+    ``dask`` connects to ``dask_address`` when given (a remote cluster whose workers have
+    sentrec installed and reach the same database and model folder), else starts a local one.
+    """
+    if settings.task_runner == "dask":
+        from prefect_dask.task_runners import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.max_workers or 2,
+                                              "threads_per_worker": 1,
+                                              "dashboard_address": None})
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    if settings.task_runner == "processes":
+        return ProcessPoolTaskRunner(max_workers=settings.max_workers)
+    return ThreadPoolTaskRunner(max_workers=settings.max_workers)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
 
-from service.deps import Conn
+from service.deps import ReadOnly
 from service.schemas import AlertDetail, AlertOut, AlertPage, EvidenceDocument, Problem
 from storage.schema import Alert
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 @router.get("", response_model=AlertPage)
 def list_alerts(
-    conn: Conn,
+    engine: ReadOnly,
     entity: Annotated[str | None, Query(max_length=128)] = None,
     since: Annotated[datetime | None, Query(description="Alerts whose window ends at or after "
                                              "this time (ISO 8601).")] = None,
@@ -35,18 +35,22 @@ def list_alerts(
         where.append(Alert.window_end >= since)
     if status is not None:
         where.append(Alert.status == status)
-    total = conn.execute(select(func.count()).select_from(Alert).where(*where)).scalar_one()
-    rows = conn.execute(select(Alert).where(*where)
-                        .order_by(Alert.severity.desc(), Alert.window_start.desc(), Alert.id)
-                        .limit(limit).offset(offset)).mappings().all()
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(Alert).where(*where)
+                             ).scalar_one()
+        rows = conn.execute(select(Alert).where(*where)
+                            .order_by(Alert.severity.desc(), Alert.window_start.desc(),
+                                      Alert.id)
+                            .limit(limit).offset(offset)).mappings().all()
     return AlertPage(items=[AlertOut.model_validate(dict(r)) for r in rows],
                      total=total, limit=limit, offset=offset)
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses={404: {"model": Problem}})
-def get_alert(conn: Conn, alert_id: int) -> AlertDetail:
+def get_alert(engine: ReadOnly, alert_id: int) -> AlertDetail:
     """One alert with the documents that show it."""
-    row = conn.execute(select(Alert).where(Alert.id == alert_id)).mappings().first()
+    with engine.connect() as conn:
+        row = conn.execute(select(Alert).where(Alert.id == alert_id)).mappings().first()
     if row is None:
         raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
     base = AlertOut.model_validate(dict(row)).model_dump()

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi import Path as PathParam
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from domain.settings import Settings
 from service.alerts import router as alerts_router
 from service.db import make_readonly_engine
-from service.deps import Authorized, Conn, KeyCache, authorized
+from service.deps import KeyCache, ReadOnly, require_key
 from service.schemas import (
     Health,
     Problem,
@@ -51,11 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", response_model=Health, tags=["health"],
              responses={503: {"model": Problem}})
-    def readyz(conn: Conn) -> Health:
+    def readyz(engine: ReadOnly) -> Health:
         """The database answers and a recommendation set is published."""
         try:
-            conn.execute(text("SELECT 1"))
-            published = active_set_id(connection=conn)
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+                published = active_set_id(connection=conn)
         except Exception as exc:
             raise HTTPException(status_code=503, detail=f"database not ready: "
                                 f"{type(exc).__name__}") from exc
@@ -63,39 +64,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "recommendations": "published" if published else "none published yet"})
 
     @app.get("/v1/users/{user_id}/recommendations", response_model=UserRecommendations,
-             tags=["recommendations"], responses={503: {"model": Problem}})
+             tags=["recommendations"], responses={503: {"model": Problem}},
+             dependencies=[Depends(require_key)])
     def user_recommendations(
-        conn: Authorized,
+        engine: ReadOnly,
         user_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> UserRecommendations:
         """The user's top-k from the active set; unknown users get recent popularity."""
-        set_id = active_set_id(connection=conn)
-        if set_id is None:
-            raise HTTPException(status_code=503, detail="no recommendation set is published "
-                                "yet; run `sentrec publish`")
-        items = recommendations_for(connection=conn, user_id=user_id, k=k)
-        cold = not items
-        if cold:
-            items = recommendations_for(connection=conn, user_id=COLD_START_USER, k=k)
+        with engine.connect() as conn:
+            set_id = active_set_id(connection=conn)
+            if set_id is None:
+                raise HTTPException(status_code=503, detail="no recommendation set is "
+                                    "published yet; run `sentrec publish`")
+            items = recommendations_for(connection=conn, user_id=user_id, k=k)
+            cold = not items
+            if cold:
+                items = recommendations_for(connection=conn, user_id=COLD_START_USER, k=k)
         return UserRecommendations(
             user_id=user_id, set_id=set_id, cold_start=cold,
             items=[RecommendedItem(rank=i.rank, item_id=i.item_id, score=i.score,
                                    reason=i.reason) for i in items])
 
     @app.get("/v1/items/{item_id}/similar", response_model=SimilarItems, tags=["items"],
-             responses={404: {"model": Problem}, 503: {"model": Problem}})
+             responses={404: {"model": Problem}, 503: {"model": Problem}},
+             dependencies=[Depends(require_key)])
     def similar_items(
-        conn: Authorized,
         item_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> SimilarItems:
         """Nearest items by the active recommender's item vectors (FAISS)."""
-        version, neighbours = app.state.similar.similar(conn, item_id, k)
+        version, neighbours = app.state.similar.similar(item_id, k)
         return SimilarItems(item_id=item_id, model_version=version,
                             items=[SimilarItem(item_id=i, score=s) for i, s in neighbours])
 
-    app.include_router(alerts_router, dependencies=[Depends(authorized)])
+    app.include_router(alerts_router, dependencies=[Depends(require_key)])
     return app
 
 
@@ -108,8 +111,7 @@ class SimilarIndexCache:
         self._lock = Lock()
         self._loaded: tuple[int, object] | None = None
 
-    def similar(self, conn: Connection, item_id: str, k: int) -> tuple[int, list[tuple[str,
-                                                                                       float]]]:
+    def similar(self, item_id: str, k: int) -> tuple[int, list[tuple[str, float]]]:
         from models.index import IndexMismatchError, ItemIndex, load_index
         from storage.registry import active_version
 

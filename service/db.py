@@ -19,9 +19,9 @@ def make_readonly_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         # A URI filename with mode=ro makes SQLite refuse every write on this connection.
-        return make_engine(f"sqlite:///file:{database}?mode=ro&uri=true", pool_size=16,
+        return make_engine(f"sqlite:///file:{database}?mode=ro&uri=true", pool_size=32,
                            max_overflow=16)
-    engine = make_engine(url, pool_size=16, max_overflow=16)
+    engine = make_engine(url, pool_size=32, max_overflow=16)
     event.listen(engine, "connect", _read_only_session)
     return engine
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from threading import Lock
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 
 from storage.apikeys import hash_key, key_is_valid
 
@@ -28,33 +27,36 @@ class KeyCache:
         self._valid: dict[str, float] = {}
         self._lock = Lock()
 
-    def check(self, connection: Connection, key: str) -> bool:
+    def check(self, engine: Engine, key: str) -> bool:
         digest = hash_key(key)
         now = time.monotonic()
         with self._lock:
             if self._valid.get(digest, 0.0) > now:
                 return True
-        if not key_is_valid(connection=connection, key=key):
-            return False
+        with engine.connect() as connection:
+            if not key_is_valid(connection=connection, key=key):
+                return False
         with self._lock:
             self._valid[digest] = now + self._ttl
         return True
 
 
-def connection(request: Request) -> Iterator[Connection]:
-    with request.app.state.engine.connect() as conn:
-        yield conn
-
-
-Conn = Annotated[Connection, Depends(connection)]
-
-
-def authorized(request: Request, conn: Conn,
-               key: Annotated[str | None, Security(api_key_header)]) -> Connection:
-    """The request's connection, once its X-API-Key has been checked."""
-    if not key or not request.app.state.keys.check(conn, key):
+def require_key(request: Request,
+                key: Annotated[str | None, Security(api_key_header)]) -> None:
+    """Refuse a request without a valid X-API-Key before any data is read."""
+    if not key or not request.app.state.keys.check(request.app.state.engine, key):
         raise HTTPException(status_code=401, detail="missing or invalid X-API-Key header")
-    return conn
 
 
-Authorized = Annotated[Connection, Depends(authorized)]
+def engine_of(request: Request) -> Engine:
+    """The service's read-only engine.
+
+    Routes open and close their connection inside their own body: a generator dependency
+    holding a pooled connection across FastAPI's thread hand-offs can exhaust the pool under
+    load (every worker thread waits for a connection that a finished request still holds).
+    """
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+ReadOnly = Annotated[Engine, Depends(engine_of)]

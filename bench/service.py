@@ -1,0 +1,195 @@
+"""Lookup-service latency under a fixed request rate, beside a plain SQL query of the same rows.
+
+    python bench/service.py [--users 10000] [--k 100] [--rate 500] [--seconds 10]
+
+A SQLite store gets a published set of ``users`` x ``k`` recommendations and an API key; the
+service runs as ``sentrec serve`` does (uvicorn, loopback only) in a subprocess. An open-loop
+client sends ``rate`` requests/s for ``seconds`` (bounded in count and time) for random known
+users, first on a quiet store, then while a second set of the same size is being written and
+activated by another process. The baseline is the same top-10 read as a plain parameterised
+SQL query on a sqlite3 connection, in this process. Writes bench/results/service.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import polars as pl
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+sys.path.insert(0, str(REPO))
+
+
+def ranked(users: int, k: int, tag: str) -> pl.DataFrame:
+    user = np.repeat(np.arange(users), k)
+    rank = np.tile(np.arange(1, k + 1), users)
+    return pl.DataFrame({
+        "user_id": [f"u{u}" for u in user], "rank": rank,
+        "item_id": [f"{tag}{(u * 31 + r) % 5000}" for u, r in zip(user, rank, strict=True)],
+        "score": 1.0 / rank, "reason": [None] * len(rank)},
+        schema={"user_id": pl.String, "rank": pl.Int64, "item_id": pl.String,
+                "score": pl.Float64, "reason": pl.String})
+
+
+def publish(url: str, users: int, k: int, tag: str) -> float:
+    from storage.engine import make_engine
+    from storage.recsets import activate_set, create_set, write_recommendations
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    set_id = create_set(engine=engine, model_version_id=None, k=k)
+    write_recommendations(engine=engine, set_id=set_id, frame=ranked(users, k, tag))
+    activate_set(engine=engine, set_id=set_id)
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def load(base: str, key: str, users: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Open loop: request i is sent at i / rate whatever happened to the ones before."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits,
+                                 timeout=5.0) as client:
+        async def one(user: int) -> None:
+            sent = time.perf_counter()
+            try:
+                response = await client.get(f"/v1/users/u{user}/recommendations?k=10")
+                if response.status_code != 200 or len(response.json()["items"]) != 10:
+                    errors[str(response.status_code)] = errors.get(str(response.status_code),
+                                                                   0) + 1
+                    return
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
+            latencies.append(time.perf_counter() - sent)
+
+        rng = random.Random(0)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(rng.randrange(users))))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return summarise(latencies, total, errors, elapsed)
+
+
+def summarise(latencies: list[float], total: int, errors: dict[str, int],
+              elapsed: float) -> dict[str, Any]:
+    ms = np.asarray(latencies) * 1000 if latencies else np.asarray([np.nan])
+    return {"requests": total, "ok": len(latencies), "errors": errors,
+            "achieved_rate": total / elapsed, "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(np.max(ms))}
+
+
+def sql_baseline(db: Path, users: int, n: int) -> dict[str, Any]:
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    query = ("SELECT r.rank, r.item_id, r.score FROM recommendations r JOIN "
+             "recommendation_sets s ON s.id = r.set_id WHERE s.status = 'active' AND "
+             "r.user_id = ? ORDER BY r.rank LIMIT 10")
+    rng = random.Random(1)
+    latencies = []
+    for _ in range(n):
+        user = f"u{rng.randrange(users)}"
+        started = time.perf_counter()
+        rows = connection.execute(query, (user,)).fetchall()
+        latencies.append(time.perf_counter() - started)
+        assert len(rows) == 10
+    return summarise(latencies, n, {}, sum(latencies))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    from storage.apikeys import create_key
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "sentrec.db"
+        url = f"sqlite:///{db}"
+        engine = make_engine(url)
+        upgrade(engine)
+        first_publish = publish(url, args.users, args.k, "a")
+        key = create_key(engine=engine, name="bench")
+        port = free_port()
+        env = {**os.environ, "SENTREC_HOME": folder, "SENTREC_DATABASE_URL": url}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--workers",
+             str(args.workers)], cwd=REPO, env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            asyncio.run(load(base, key, args.users, args.rate, 2))  # warm-up
+            quiet = asyncio.run(load(base, key, args.users, args.rate, args.seconds))
+            publisher = subprocess.Popen(
+                [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
+                 "from service import publish; "
+                 f"print(publish({url!r}, {args.users}, {args.k}, 'b'))"],
+                cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                text=True)
+            busy = asyncio.run(load(base, key, args.users, args.rate, args.seconds))
+            publish_seconds = float(publisher.communicate(timeout=600)[0].strip())
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        baseline = sql_baseline(db, args.users, int(args.rate * args.seconds))
+    result = {"users": args.users, "k": args.k, "rate": args.rate, "seconds": args.seconds,
+              "workers": args.workers, "first_publish_seconds": first_publish,
+              "publish_during_load_seconds": publish_seconds, "service_quiet": quiet,
+              "service_while_publishing": busy, "plain_sql": baseline}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "service.json").write_text(json.dumps(result, indent=2))
+    rows = [("service, quiet store", quiet), ("service, while a new set is published", busy),
+            ("plain SQL query, in process (baseline)", baseline)]
+    lines = [f"# Lookup latency: {args.users:,} users x {args.k} recommendations, "
+             f"{args.rate:.0f} requests/s for {args.seconds:.0f} s on loopback", "",
+             "| path | requests | errors | achieved rate | p50 ms | p99 ms | max ms |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['requests']:,} | {sum(r['errors'].values())} | "
+                     f"{r['achieved_rate']:.0f}/s | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                     f"{r['max_ms']:.2f} |")
+    lines += ["", f"Publishing {args.users * args.k:,} rows took {first_publish:.1f} s on a "
+              f"quiet store and {publish_seconds:.1f} s under load. p99 ratio service/SQL: "
+              f"{quiet['p99_ms'] / baseline['p99_ms']:.1f}x."]
+    (RESULTS / "service.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
