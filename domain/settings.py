@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     daily_cron: str = Field(default="0 5 * * *", description="When `sentrec deploy` runs the "
                             "daily flow (cron, UTC).")
     monitor_cron: str | None = Field(default="15 * * * *", description="When `sentrec deploy` "
-                                     "scores and monitors between daily runs; unset for never.")
+                                     "runs monitoring between daily runs; unset for never.")
     max_workers: int | None = Field(default=None, ge=1, description="Threads or processes "
                                     "for mapped tasks; Prefect's default when unset.")
 

@@ -84,16 +84,20 @@ def _run_ingest(stream: Stream, paths: list[Path], fmt: str | None, source: str 
 def _print_summaries(summaries: list[dict[str, Any]]) -> None:
     if not summaries:
         return
+    rows = [(str(s["batch_id"]), Path(s["path"]).name, s["source"], s["format"],
+             f"{s['rows_read']:,}", f"{s['loaded']:,}", f"{s['rejected']:,}",
+             f"{s['duplicate']:,}", f"{s['labels_loaded']:,}", f"{s['items_loaded']:,}",
+             "already ingested" if s["skipped"] else "loaded") for s in summaries]
     table = Table(title="ingest batches")
-    for column in ("batch", "file", "source", "format", "read", "loaded", "rejected",
-                   "duplicate", "labels", "items", "status"):
-        table.add_column(column, justify="right" if column in {
-            "batch", "read", "loaded", "rejected", "duplicate", "labels", "items"} else "left")
-    for s in summaries:
-        table.add_row(str(s["batch_id"]), Path(s["path"]).name, s["source"], s["format"],
-                      f"{s['rows_read']:,}", f"{s['loaded']:,}", f"{s['rejected']:,}",
-                      f"{s['duplicate']:,}", f"{s['labels_loaded']:,}", f"{s['items_loaded']:,}",
-                      "already ingested" if s["skipped"] else "loaded")
+    numeric = {"batch", "read", "loaded", "rejected", "duplicate", "labels", "items"}
+    for index, column in enumerate(("batch", "file", "source", "format", "read", "loaded",
+                                    "rejected", "duplicate", "labels", "items", "status")):
+        # Counts are never cut short on a narrow terminal; names may be.
+        width = max(len(column), *(len(r[index]) for r in rows)) if column in numeric else None
+        table.add_column(column, justify="right" if column in numeric else "left",
+                         min_width=width, no_wrap=column in numeric)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
@@ -295,3 +299,159 @@ def report(out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path
 
     path = write_report(engine=ready_engine(Settings()), out=out, days=days, window=window)
     console.print(f"report written to [bold]{path}[/]")
+
+
+train_app = typer.Typer(help="Train models (champion/challenger).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("sentiment")
+def train_sentiment_command(
+    profile: Annotated[str, typer.Option(help="fast (small attention encoder) or accurate "
+                                         "(fine-tuned MiniLM).")] = "fast",
+    seed: int = 0,
+    max_minutes: Annotated[float | None, typer.Option(help="Training time budget.")] = None,
+) -> None:
+    """Train on the store's labelled documents; the model goes live only if it wins."""
+    from flows.sentiment_flows import train_sentiment_flow
+
+    with console.status(f"training the {profile} sentiment model"):
+        try:
+            result = train_sentiment_flow(settings=Settings(), profile=profile, seed=seed,
+                                          max_minutes=max_minutes)
+        except ValueError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=2) from exc
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result["metrics"].items()))
+    state = "[green]promoted[/]" if result["promoted"] else "[yellow]not promoted[/]"
+    console.print(f"sentiment v{result['version']} ({profile}): {metrics} on "
+                  f"{result['test_size']:,} held-out documents; {state}: {result['reason']}")
+
+
+@app.command("score")
+def score(chunk_size: Annotated[int, typer.Option(min=10)] = 2_000) -> None:
+    """Score every document the active sentiment model has not scored yet."""
+    from flows.sentiment_flows import run_scoring
+
+    with console.status("scoring documents"):
+        try:
+            result = run_scoring(Settings(), chunk_size=chunk_size)
+        except RuntimeError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=2) from exc
+    console.print(f"scored {result['scored']:,} documents with sentiment v{result['version']} "
+                  f"in {result['chunks']} chunks")
+
+
+@train_app.command("recommender")
+def train_recommender_command(
+    source: Annotated[str | None, typer.Option(help="Events source to learn from; needed "
+                                               "when the store holds several.")] = None,
+    max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 10.0,
+    seed: int = 0,
+) -> None:
+    """Train the sequential recommender; it goes live only if it wins on validation."""
+    from flows.recommend_flows import train_recommender_flow
+
+    with console.status("training the recommender"):
+        try:
+            result = train_recommender_flow(settings=Settings(), source=source,
+                                            max_minutes=max_minutes, seed=seed)
+        except ValueError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=2) from exc
+    m = result["metrics"]
+    state = "[green]promoted[/]" if result["promoted"] else "[yellow]not promoted[/]"
+    console.print(f"recommender v{result['version']}: validation NDCG@10 "
+                  f"{m['valid_ndcg@10']:.4f}, test NDCG@10 {m['test_ndcg@10']:.4f}, test "
+                  f"HR@10 {m['test_hr@10']:.4f} ({result['epochs']} epochs, "
+                  f"{result['seconds_per_epoch']:.1f} s each); {state}: {result['reason']}")
+
+
+@app.command("publish")
+def publish(k: Annotated[int, typer.Option(min=1, max=1000, help="Items per user.")] = 100,
+            batch_users: Annotated[int, typer.Option(min=1)] = 2_000) -> None:
+    """Write top-k for every user from the active recommender and activate the set."""
+    from flows.recommend_flows import run_publish
+
+    with console.status("publishing recommendations"):
+        try:
+            result = run_publish(Settings(), k=k, batch_users=batch_users)
+        except RuntimeError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=2) from exc
+    console.print(f"set {result['set_id']} is active: {result['users']:,} users x top-{k} "
+                  f"from recommender v{result['version']} in {result['seconds']:.1f} s")
+
+
+@app.command("recommend")
+def recommend(user: str, k: Annotated[int, typer.Option(min=1, max=100)] = 10) -> None:
+    """Print one user's recommendations from the active set, with titles."""
+    from flows.runtime import ready_engine
+    from storage.events import item_titles
+    from storage.recsets import recommendations_for
+    from storage.registry import active_version
+
+    engine = ready_engine(Settings())
+    with engine.connect() as connection:
+        items = recommendations_for(connection=connection, user_id=user, k=k)
+        cold = not items
+        if cold:
+            items = recommendations_for(connection=connection, user_id="__cold_start__", k=k)
+    if not items:
+        console.print("[red]error:[/] no recommendation set is published yet; run "
+                      "`sentrec publish`")
+        raise typer.Exit(code=2)
+    version = active_version(engine=engine, name="recommender")
+    source = None if version is None else version.params.get("source")
+    titles = item_titles(engine=engine, source=source) or item_titles(engine=engine)
+    table = Table(title=f"top {k} for user {user}" + (" (unknown user: recent popularity)"
+                                                      if cold else ""))
+    for column in ("rank", "item", "title", "score"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(str(item.rank), item.item_id, titles.get(item.item_id, ""),
+                      f"{item.score:.3f}")
+    console.print(table)
+
+
+@app.command("daily")
+def daily_command(retrain: Annotated[bool | None, typer.Option(
+        "--retrain/--no-retrain", help="Force or skip retraining; by default models older "
+        "than SENTREC_RETRAIN_DAYS are retrained.")] = None) -> None:
+    """Run the daily flow once, now."""
+    from flows.daily import daily
+
+    with console.status("running the daily flow"):
+        try:
+            result = daily(settings=Settings(), retrain=retrain)
+        except RuntimeError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(code=1) from exc
+    console.print(f"daily run done: {', '.join(result) or 'nothing to do'}")
+
+
+@app.command("deploy")
+def deploy(dry_run: Annotated[bool, typer.Option(
+        help="List the schedules without serving them.")] = False) -> None:
+    """Serve the daily and monitoring flows on their cron schedules (Prefect serve)."""
+    from prefect import serve as prefect_serve
+
+    from flows.daily import deployments
+
+    items = deployments(Settings())
+    table = Table(title="scheduled flows")
+    for column in ("deployment", "flow", "cron (UTC)"):
+        table.add_column(column)
+    for item in items:
+        crons = ", ".join(s.schedule.cron for s in item.schedules)  # type: ignore[union-attr]
+        table.add_row(item.name, item.flow_name, crons)
+    console.print(table)
+    if dry_run:
+        return
+    console.print("serving; stop with Ctrl-C")
+    prefect_serve(*items)
+
+
+if __name__ == "__main__":
+    app()

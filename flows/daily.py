@@ -1,0 +1,123 @@
+"""The ``daily`` flow the scheduler runs, and ``sentrec deploy``.
+
+Steps: ingest new files from the landing folders, score, monitor (and write the report),
+retrain when due, publish. Each step is a subflow with retries on transient errors. A step
+that fails leaves what it would have replaced in place (the active model, the active
+recommendation set, earlier alerts); the steps after it that need its output are skipped and
+the run ends failed, naming the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from domain.records import Stream
+from domain.settings import Settings
+from flows.runtime import ready_engine
+
+log = logging.getLogger(__name__)
+
+LANDING_STREAMS = ("messages", "news", "events", "items")
+
+
+def landing_files(landing: Path) -> dict[Stream, list[str]]:
+    """The files waiting in each stream's landing folder (sorted, so batches keep order)."""
+    found: dict[Stream, list[str]] = {}
+    for name in LANDING_STREAMS:
+        folder = landing / name
+        if folder.is_dir():
+            files = sorted(str(p) for p in folder.iterdir() if p.is_file()
+                           and not p.name.startswith("."))
+            if files:
+                found[Stream(name)] = files
+    return found
+
+
+def retrain_due(settings: Settings, name: str) -> bool:
+    """True when ``name`` has no active version or it is older than ``retrain_days``."""
+    from storage.registry import active_version
+
+    engine = ready_engine(settings)
+    active = active_version(engine=engine, name=name)
+    if active is None:
+        return True
+    from sqlalchemy import select
+
+    from storage.schema import ModelVersion
+
+    with engine.connect() as connection:
+        created = connection.execute(select(ModelVersion.created_at)
+                                     .where(ModelVersion.id == active.id)).scalar_one()
+    created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+    return datetime.now(UTC) - created >= timedelta(days=settings.retrain_days)
+
+
+@flow(name="daily")
+def daily(settings: Settings | None = None, retrain: bool | None = None) -> dict[str, Any]:
+    """Ingest, score, monitor, report, retrain when due, publish."""
+    from flows.ingest import FLOWS
+    from flows.monitor import monitor_sentiment
+    from flows.recommend_flows import publish_recommendations, train_recommender_flow
+    from flows.sentiment_flows import score_documents, train_sentiment_flow
+    from storage.registry import active_version
+
+    settings = settings or Settings()
+    logger = get_run_logger()
+    engine = ready_engine(settings)
+    done: dict[str, Any] = {}
+    failed: list[str] = []
+
+    def step(name: str, call: Any, **kwargs: Any) -> Any:
+        try:
+            done[name] = call(**kwargs)
+        except Exception as exc:  # the step's own flow run holds the traceback
+            logger.error("step %s failed: %s: %s; earlier outputs stay active", name,
+                         type(exc).__name__, exc)
+            failed.append(name)
+            return None
+        return done[name]
+
+    if settings.landing is not None:
+        for stream, files in landing_files(settings.landing).items():
+            step(f"ingest-{stream.value}", FLOWS[stream], paths=files, settings=settings)
+    sentiment_due = retrain if retrain is not None else retrain_due(settings, "sentiment")
+    if sentiment_due:
+        step("train-sentiment", train_sentiment_flow, settings=settings)
+    scored = active_version(engine=engine, name="sentiment") is not None and \
+        step("score-documents", score_documents, settings=settings) is not None
+    if scored:
+        step("monitor-sentiment", monitor_sentiment, settings=settings)
+    recommender_due = retrain if retrain is not None else retrain_due(settings, "recommender")
+    if recommender_due:
+        step("train-recommender", train_recommender_flow, settings=settings)
+    if active_version(engine=engine, name="recommender") is not None:
+        step("publish-recommendations", publish_recommendations, settings=settings)
+    create_markdown_artifact(key="daily", markdown="\n".join(
+        ["# Daily run", "", "| step | outcome |", "|---|---|",
+         *[f"| {name} | done |" for name in done], *[f"| {name} | FAILED |" for name in failed]]))
+    if failed:
+        raise RuntimeError(f"daily run: step(s) {', '.join(failed)} failed; the previous "
+                           "models, scores and recommendation set remain active")
+    return {name: value for name, value in done.items() if isinstance(value, (dict, list))}
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """The scheduled deployments ``sentrec deploy`` serves."""
+    from flows.monitor import monitor_sentiment
+
+    items = [daily.to_deployment(name="daily", cron=settings.daily_cron,
+                                 parameters={"settings": settings.model_dump(mode="json")},
+                                 description="ingest, score, monitor, retrain when due, "
+                                 "publish")]
+    if settings.monitor_cron:
+        items.append(monitor_sentiment.to_deployment(
+            name="monitor", cron=settings.monitor_cron,
+            parameters={"settings": settings.model_dump(mode="json")},
+            description="surge detection on documents scored since the last run"))
+    return items

@@ -1,0 +1,34 @@
+"""Choosing the torch device and seeding every random generator a run touches."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Literal
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+
+
+def resolve_device(name: DeviceName | str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; "
+                           "set the device to 'auto' or 'cpu', or install a CUDA build of torch")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) so a run can be repeated exactly on CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    logger.debug("seeded python, numpy and torch with %d", seed)

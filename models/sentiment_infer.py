@@ -1,0 +1,208 @@
+"""Scoring many texts with a trained sentiment model, and its one-file artifact.
+
+A text longer than the model window is never cut: it is split into sentences, consecutive
+sentences are packed into windows, and a sentence longer than a window is split into
+window-sized pieces. The text's probabilities are the mean of its windows' probabilities
+weighted by their token counts, so each token counts once whatever window it fell in; its token
+weights are each window's pooling weights times that window's share of the tokens, so they
+still sum to 1 over the text. Windows are scored in length-sorted batches padded only to the
+longest window of each batch (length bucketing): short tweets never pay for a long article.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.sentiment import SentimentClassifier, SentimentConfig, SentimentEncoder
+from models.text_tokenizer import Encoded, TextTokenizer, merge_pieces
+
+logger = logging.getLogger(__name__)
+
+Profile = Literal["fast", "accurate", "distilled"]
+# A sentence ends at . ! ? or an ellipsis before whitespace and a capital, digit or opening
+# quote/bracket ("EUR 13.1 mn" and "e.g. the" do not split); line breaks always split.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+(?=[\"'\u201c(\[]?[A-Z0-9])|\s*\n+\s*")
+
+
+@dataclass
+class TrainedSentiment:
+    """A sentiment model with what it needs to score and to be saved: tokenizer, config,
+    metrics. ``config`` is the model's frozen config dataclass."""
+
+    profile: Profile
+    model: SentimentClassifier
+    tokenizer: TextTokenizer
+    config: Any
+    metrics: dict[str, float] = field(default_factory=dict)
+    encoder_settings: dict[str, Any] | None = None  # accurate profile: MiniLM's own config
+
+    @property
+    def window(self) -> int:
+        """Content tokens per window ([CLS]/[SEP] excluded)."""
+        return int(self.config.max_len) - self.tokenizer.n_special
+
+
+@dataclass(frozen=True)
+class SentimentScores:
+    """Per text: probabilities (N, 3) in SENTIMENT_LABELS order, score = p_pos - p_neg (N,),
+    the top-k words by attention weight, and how many windows the text took."""
+
+    probs: np.ndarray
+    score: np.ndarray
+    highlights: list[list[tuple[str, float]]]
+    windows: np.ndarray
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, blank ones dropped; their concatenation keeps every word."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """ids (B, T) padded to the longest sequence of the batch, and its real-token mask (B, T)."""
+    width = max(len(s) for s in seqs)
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        ids[row, :len(seq)] = seq
+    tensor = torch.from_numpy(ids)
+    lengths = torch.tensor([len(s) for s in seqs])
+    mask = torch.arange(width)[None, :] < lengths[:, None]  # (B, T)
+    return tensor, mask
+
+
+def bucketed_order(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length (longest first)."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _windows(encoded: Encoded, text: str, tokenizer: TextTokenizer,
+             window: int) -> list[Encoded]:
+    """One window when the text fits; else sentences packed greedily, long ones cut in pieces."""
+    if len(encoded.ids) <= window:
+        return [encoded]
+    pieces: list[Encoded] = []
+    for sentence in tokenizer.encode_batch(split_sentences(text)):
+        for start in range(0, len(sentence.ids), window):
+            pieces.append(Encoded(sentence.ids[start:start + window],
+                                  sentence.tokens[start:start + window]))
+    packed: list[Encoded] = []
+    for piece in pieces:
+        if packed and len(packed[-1].ids) + len(piece.ids) <= window:
+            packed[-1] = Encoded(packed[-1].ids + piece.ids, packed[-1].tokens + piece.tokens)
+        else:
+            packed.append(piece)
+    return packed
+
+
+def score_texts(trained: TrainedSentiment, texts: Sequence[str], *, batch_size: int = 64,
+                top_k: int = 5) -> SentimentScores:
+    """Probabilities, score and top-k highlighted words for every text, in input order."""
+    tokenizer, window = trained.tokenizer, trained.window
+    segments: list[Encoded] = []
+    owner: list[int] = []
+    for index, (text, encoded) in enumerate(zip(texts, tokenizer.encode_batch(texts),
+                                                strict=True)):
+        if not encoded.ids:
+            raise ValueError(f"text {index} has no tokens ({text!r}); drop empty texts "
+                             "before scoring")
+        pieces = _windows(encoded, text, tokenizer, window)
+        segments.extend(pieces)
+        owner.extend([index] * len(pieces))
+    inputs = [tokenizer.frame(s.ids) for s in segments]
+    offset = 1 if tokenizer.add_cls_sep else 0  # content starts after [CLS]
+    seg_probs = np.zeros((len(segments), 3), dtype=np.float32)
+    seg_weights: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(segments)
+    trained.model.eval()
+    for rows in bucketed_order([len(s) for s in inputs], batch_size):
+        ids, mask = pad_batch([inputs[r] for r in rows], tokenizer.pad_id)
+        probs, weights = trained.model.predict(ids, mask)
+        seg_probs[rows] = probs.numpy()
+        weight_rows = weights.numpy()
+        for slot, row in enumerate(rows):
+            seg_weights[row] = weight_rows[slot, offset:offset + len(segments[row].ids)]
+    return _aggregate(len(texts), segments, owner, seg_probs, seg_weights, top_k)
+
+
+def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_probs: np.ndarray,
+               seg_weights: list[np.ndarray], top_k: int) -> SentimentScores:
+    """Token-count-weighted mean of window probabilities; highlights over the whole text."""
+    sizes = np.array([len(s.ids) for s in segments], dtype=np.float64)
+    owners = np.asarray(owner)
+    totals = np.bincount(owners, weights=sizes, minlength=n_texts)
+    share = sizes / totals[owners]  # (S,) each window's share of its text's tokens
+    probs = np.zeros((n_texts, 3), dtype=np.float64)
+    np.add.at(probs, owners, seg_probs * share[:, None])
+    tokens: list[list[str]] = [[] for _ in range(n_texts)]
+    weights: list[list[float]] = [[] for _ in range(n_texts)]
+    for seg, text_index in enumerate(owner):
+        tokens[text_index].extend(segments[seg].tokens)
+        weights[text_index].extend((seg_weights[seg] * share[seg]).tolist())
+    highlights = [_top_words(t, w, top_k) for t, w in zip(tokens, weights, strict=True)]
+    probs32 = probs.astype(np.float32)
+    return SentimentScores(probs=probs32, score=probs32[:, 2] - probs32[:, 0],
+                           highlights=highlights,
+                           windows=np.bincount(owners, minlength=n_texts))
+
+
+def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
+    """Top-k words by pooling weight; pieces are merged and repeats of a word summed."""
+    totals: dict[str, float] = {}
+    for word, weight in merge_pieces(tokens, weights):
+        totals[word] = totals.get(word, 0.0) + weight
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:top_k]
+    return [(word, round(weight, 4)) for word, weight in ranked]
+
+
+def quantized(trained: TrainedSentiment) -> TrainedSentiment:
+    """A copy whose Linear layers run in int8 (CPU inference; see ``quantize_int8``)."""
+    import copy
+
+    from models.sentiment_accurate import quantize_int8
+
+    model = quantize_int8(copy.deepcopy(trained.model))
+    return dataclasses.replace(trained, model=model)  # type: ignore[arg-type]
+
+
+def save_sentiment(trained: TrainedSentiment, path: Path | str) -> str:
+    """One file: weights + config + tokenizer + metrics; returns its sha256 for the registry."""
+    extra = {"profile": trained.profile, "tokenizer": trained.tokenizer.to_json(),
+             "metrics": {k: float(v) for k, v in trained.metrics.items()},
+             "encoder": trained.encoder_settings}
+    return save_checkpoint(path, model=trained.model, config=trained.config, extra=extra)
+
+
+def load_sentiment(path: Path | str, *, sha256: str) -> TrainedSentiment:
+    """The model ``save_sentiment`` wrote, after checking the file's sha256."""
+    checkpoint = load_checkpoint(path, sha256=sha256)
+    extra = checkpoint.extra
+    profile = extra.get("profile")
+    tokenizer = TextTokenizer.from_json(extra["tokenizer"])
+    model: SentimentClassifier
+    if profile in ("fast", "distilled"):
+        config: Any = SentimentConfig(**checkpoint.config)
+        model = SentimentEncoder(config)
+    elif profile == "accurate":
+        from models.sentiment_accurate import AccurateConfig, MiniLMSentiment, build_accurate
+
+        config = AccurateConfig(**checkpoint.config)
+        built: MiniLMSentiment = build_accurate(config, tokenizer=tokenizer,
+                                                encoder_settings=extra["encoder"])[0]
+        model = built
+    else:
+        raise ValueError(f"{path}: unknown sentiment profile {profile!r}; expected fast, "
+                         "distilled or accurate")
+    model.load_state_dict(checkpoint.state_dict)
+    model.eval()
+    return TrainedSentiment(profile=profile, model=model, tokenizer=tokenizer, config=config,
+                            metrics=dict(extra["metrics"]), encoder_settings=extra["encoder"])

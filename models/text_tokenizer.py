@@ -1,0 +1,158 @@
+"""Sub-word tokenizers for the sentiment models, trained offline with the `tokenizers` library.
+
+The fast profile's WordPiece vocabulary is learned from the training texts. Its normaliser lives
+inside the `tokenizers` pipeline, so the JSON string that goes into a checkpoint reproduces it
+exactly: lower-casing, then URLs, @mentions, cashtags and numbers become placeholder tokens. A
+cashtag never reaches the vocabulary, so the model cannot tell `$AAPL` from `$MSFT` (invariance
+to the company, as in the behavioural tests of Ribeiro et al. 2020, "Beyond Accuracy: CheckList").
+Signs and `%` stay separate tokens: "-3.5%" reads as `-`, `[NUM]`, `%`.
+
+Inside the pipeline a placeholder is one private-use character (U+E000..U+E003): lower-casing
+cannot change it and the BERT pre-tokeniser keeps it whole, which a bracketed `[URL]` would not
+survive. Surface strings map it back to its readable name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+PAD, UNK, CLS, SEP = "[PAD]", "[UNK]", "[CLS]", "[SEP]"
+PLACEHOLDERS = {"[URL]": "\ue000", "[USER]": "\ue001", "[CASHTAG]": "\ue002", "[NUM]": "\ue003"}
+_READABLE = {char: name for name, char in PLACEHOLDERS.items()}
+# [PAD] first so that its id is 0, which the models and the collation rely on.
+SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, *PLACEHOLDERS.values())
+SUBWORD_PREFIX = "##"
+_FORMAT = "sentrec-tokenizer/1"
+
+# Applied in this order after lower-casing: URLs first (they hold digits and @), numbers last.
+_PATTERNS = (
+    (r"https?://\S+|www\.\S+", "[URL]"),
+    (r"@\w+", "[USER]"),
+    (r"\$[a-z]{1,6}(?:\.[a-z]{1,2})?\b", "[CASHTAG]"),  # $aapl, $brk.b; "$5" stays a number
+    (r"\d+(?:[.,]\d+)*", "[NUM]"),  # 13.1, 3,000, 2007; a sign or % around it stays
+)
+
+
+def build_normalizer() -> normalizers.Normalizer:
+    """NFKC, lower-case, then placeholders; spaces around each keep it a word of its own."""
+    steps: list[normalizers.Normalizer] = [normalizers.NFKC(), normalizers.Lowercase()]
+    steps += [normalizers.Replace(Regex(pattern), f" {PLACEHOLDERS[name]} ")
+              for pattern, name in _PATTERNS]
+    return normalizers.Sequence(steps)
+
+
+def normalize_text(text: str) -> str:
+    """The normalised text with readable placeholders (what the baseline sees too)."""
+    normal: str = build_normalizer().normalize_str(text)
+    for char, name in _READABLE.items():
+        normal = normal.replace(char, name)
+    return " ".join(normal.split())
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Content tokens of one text (no [CLS]/[SEP]): ids and their surface strings."""
+
+    ids: list[int]
+    tokens: list[str]
+
+
+class TextTokenizer:
+    """A `tokenizers.Tokenizer` plus how the model expects a sequence framed.
+
+    ``encode`` returns content tokens only; ``frame`` adds [CLS] ... [SEP] for encoders pretrained
+    that way (MiniLM). The fast model reads the content alone: its attention pooling needs no
+    [CLS] summary, and every pooling weight then falls on a token a person can read.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, *, add_cls_sep: bool = False) -> None:
+        tokenizer.no_truncation()  # never cut silently: the scorer splits long texts itself
+        tokenizer.no_padding()  # collation pads per batch (length bucketing)
+        self._tokenizer = tokenizer
+        self.add_cls_sep = add_cls_sep
+        self.pad_id = self._require(PAD)
+        self.cls_id = self._require(CLS)
+        self.sep_id = self._require(SEP)
+        self.unk_id = self._require(UNK)
+
+    def _require(self, token: str) -> int:
+        index = self._tokenizer.token_to_id(token)
+        if index is None:
+            raise ValueError(f"the tokenizer has no {token} token; train it with train_tokenizer "
+                             "or load a BERT-style WordPiece tokenizer")
+        return int(index)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids, special tokens included."""
+        return int(self._tokenizer.get_vocab_size())
+
+    @property
+    def n_special(self) -> int:
+        """Ids added around the content by ``frame`` (2 with [CLS]/[SEP], else 0)."""
+        return 2 if self.add_cls_sep else 0
+
+    def encode(self, text: str) -> Encoded:
+        """Content ids and surface strings of one text."""
+        return self.encode_batch([text])[0]
+
+    def encode_batch(self, texts: Sequence[str]) -> list[Encoded]:
+        """Content ids and surface strings of many texts (parallel in Rust)."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [Encoded(ids=list(e.ids), tokens=[_READABLE.get(t, t) for t in e.tokens])
+                for e in encodings]
+
+    def frame(self, ids: list[int]) -> list[int]:
+        """The model input for content ids: with [CLS] ... [SEP] when the encoder wants them."""
+        return [self.cls_id, *ids, self.sep_id] if self.add_cls_sep else list(ids)
+
+    def to_json(self) -> str:
+        """One JSON string (vocabulary, normaliser, framing) to store inside a checkpoint."""
+        return json.dumps({"format": _FORMAT, "add_cls_sep": self.add_cls_sep,
+                           "tokenizer": json.loads(self._tokenizer.to_str())})
+
+    @classmethod
+    def from_json(cls, text: str) -> TextTokenizer:
+        """The tokenizer ``to_json`` wrote."""
+        payload = json.loads(text)
+        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            raise ValueError(f"not a {_FORMAT} tokenizer string; save it with "
+                             "TextTokenizer.to_json")
+        return cls(Tokenizer.from_str(json.dumps(payload["tokenizer"])),
+                   add_cls_sep=bool(payload["add_cls_sep"]))
+
+    @classmethod
+    def from_file(cls, path: Path, *, add_cls_sep: bool = True) -> TextTokenizer:
+        """A pretrained `tokenizer.json` (e.g. MiniLM's), used as shipped."""
+        return cls(Tokenizer.from_file(str(path)), add_cls_sep=add_cls_sep)
+
+
+def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 8000,
+                    min_frequency: int = 2) -> TextTokenizer:
+    """Learn a WordPiece vocabulary from ``texts`` (the training portion only)."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token=UNK, continuing_subword_prefix=SUBWORD_PREFIX))
+    tokenizer.normalizer = build_normalizer()
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix=SUBWORD_PREFIX)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
+        continuing_subword_prefix=SUBWORD_PREFIX, show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer)
+    return TextTokenizer(tokenizer)
+
+
+def merge_pieces(tokens: Sequence[str], weights: Sequence[float]) -> list[tuple[str, float]]:
+    """Join WordPiece continuations ("##") into words, summing their weights."""
+    words: list[tuple[str, float]] = []
+    for token, weight in zip(tokens, weights, strict=True):
+        if token.startswith(SUBWORD_PREFIX) and words:
+            word, total = words[-1]
+            words[-1] = (word + token[len(SUBWORD_PREFIX):], total + weight)
+        else:
+            words.append((token, weight))
+    return words

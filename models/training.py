@@ -1,0 +1,189 @@
+"""One plain training loop shared by every sentrec model.
+
+It knows nothing of the task: the caller gives a factory of batches per epoch, a loss and a
+validation metric (higher is better). The loop seeds, picks the device, runs AdamW with gradient
+clipping (bf16 autocast on CUDA only), stops early on the metric and returns the best weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from models.device import resolve_device, seed_everything
+
+logger = logging.getLogger(__name__)
+
+Batch = tuple[torch.Tensor, ...]
+BatchFactory = Callable[[int], Sequence[Batch]]  # epoch -> that epoch's batches
+LossFn = Callable[[nn.Module, Batch], torch.Tensor]  # batch already on the model's device
+EvaluateFn = Callable[[nn.Module], float]  # model in eval mode -> metric, higher is better
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and how fast to train."""
+
+    max_epochs: int = 200  # upper bound; early stopping or the time budget usually end sooner
+    lr: float = 1e-3  # AdamW peak learning rate; SASRec's value
+    betas: tuple[float, float] = (0.9, 0.98)  # as SASRec and most transformer recipes
+    weight_decay: float = 0.0  # applied to matrices only, never to biases or norms
+    grad_clip: float = 1.0  # max global gradient norm; guards against rare spikes
+    warmup_steps: int = 0  # linear warm-up from 0 to lr
+    # cosine decays to 0 at max_epochs, or at max_seconds when the budget binds first
+    schedule: Literal["constant", "cosine"] = "constant"
+    patience: int = 5  # evaluations without improvement before stopping
+    eval_every: int = 1  # epochs between validation runs
+    seed: int = 0  # seeds python, numpy and torch at the start
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    max_seconds: float | None = None  # stop before an epoch that would overrun this budget
+
+
+@dataclass
+class EpochLog:
+    """What one epoch did."""
+
+    epoch: int
+    loss: float
+    seconds: float
+    metric: float | None
+    eval_seconds: float
+
+
+@dataclass
+class TrainResult:
+    """Outcome of a run; the model passed in holds the best weights afterwards."""
+
+    best_metric: float
+    best_epoch: int
+    epochs_run: int
+    seconds_per_epoch: float  # mean training time of one epoch, validation excluded
+    seconds_total: float  # wall time of the whole run, validation included
+    seconds_to_best: float  # wall time until the end of the best epoch's validation
+    stop_reason: str
+    history: list[EpochLog] = field(default_factory=list)
+
+
+def _lr_factor(config: TrainConfig, step: int, progress: float) -> float:
+    """Multiplier of the peak learning rate at a global step and a fraction of the run done."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return 1.0
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (biases and norms stay free, as in nanoGPT)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+
+
+def _autocast(device: torch.device) -> AbstractContextManager[object]:
+    """bf16 autocast on CUDA; plain fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _progress(config: TrainConfig, step: int, total_steps: int, elapsed: float) -> float:
+    """Fraction of the run done: of max_epochs, or of the time budget when that binds first.
+
+    Tying the cosine to the budget lets a time-limited run still end at a low learning rate,
+    where most of the gain of a decay comes from; such a run is only as repeatable as the
+    machine's speed, which a budget makes it anyway.
+    """
+    progress = step / max(1, total_steps)
+    if config.max_seconds is not None:
+        progress = max(progress, elapsed / config.max_seconds)
+    return progress
+
+
+def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate: EvaluateFn,
+          config: TrainConfig) -> TrainResult:
+    """Train ``model`` in place and leave it holding the weights of its best validation metric.
+
+    Validation runs every ``eval_every`` epochs and after the last epoch, including the last one
+    the time budget allows (an epoch that would overrun the budget is not started).
+    """
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    model.to(device)
+    optimizer = _optimizer(model, config)
+    total_steps = len(batches(0)) * config.max_epochs
+    best_metric, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
+    history: list[EpochLog] = []
+    start = time.perf_counter()
+    seconds_to_best, train_seconds, step, waited = 0.0, 0.0, 0, 0
+    stop_reason = "max_epochs"
+    for epoch in range(1, config.max_epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        total_loss, n_batches = 0.0, 0
+        for batch in batches(epoch):
+            progress = _progress(config, step, total_steps, time.perf_counter() - start)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * _lr_factor(config, step, progress)
+            on_device = tuple(t.to(device, non_blocking=True) for t in batch)
+            with _autocast(device):
+                loss = loss_fn(model, on_device)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total_loss += float(loss.detach())
+            n_batches += 1
+            step += 1
+        seconds = time.perf_counter() - epoch_start
+        train_seconds += seconds
+        elapsed = time.perf_counter() - start
+        # Wall time per epoch so far (validation included) predicts whether one more fits.
+        out_of_time = (config.max_seconds is not None
+                       and elapsed + elapsed / epoch > config.max_seconds)
+        last = out_of_time or epoch == config.max_epochs
+        log = EpochLog(epoch=epoch, loss=total_loss / max(1, n_batches), seconds=seconds,
+                       metric=None, eval_seconds=0.0)
+        if epoch % config.eval_every == 0 or last:
+            eval_start = time.perf_counter()
+            model.eval()
+            with torch.inference_mode():
+                log.metric = evaluate(model)
+            log.eval_seconds = time.perf_counter() - eval_start
+            if log.metric > best_metric:
+                best_metric, best_epoch, waited = log.metric, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+                seconds_to_best = time.perf_counter() - start
+            else:
+                waited += 1
+        history.append(log)
+        logger.info("epoch %d loss %.4f metric %s (best %.4f @ %d) %.1fs + eval %.1fs",
+                    epoch, log.loss, "-" if log.metric is None else f"{log.metric:.4f}",
+                    best_metric, best_epoch, seconds, log.eval_seconds)
+        if out_of_time:
+            stop_reason = "time budget"
+            break
+        if waited >= config.patience:
+            stop_reason = "early stopping"
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(
+        best_metric=best_metric, best_epoch=best_epoch, epochs_run=len(history),
+        seconds_per_epoch=train_seconds / max(1, len(history)),
+        seconds_total=time.perf_counter() - start, seconds_to_best=seconds_to_best,
+        stop_reason=stop_reason, history=history,
+    )

@@ -1,0 +1,79 @@
+"""Scoring: long texts are split into sentences and aggregated, nothing is cut silently."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from models.sentiment import SentimentConfig, SentimentEncoder
+from models.sentiment_infer import TrainedSentiment, score_texts, split_sentences
+from models.text_tokenizer import train_tokenizer
+
+SENTENCES = [
+    "Operating profit rose sharply.",
+    "Net sales fell by 5.5% in the quarter.",
+    "The board will meet in Helsinki.",
+    "Shares of $NOK gained after the report.",
+]
+WINDOW = 12  # content tokens: every sentence fits alone, no two fit together
+
+
+@pytest.fixture
+def trained() -> TrainedSentiment:
+    tokenizer = train_tokenizer(SENTENCES * 3, vocab_size=300, min_frequency=1)
+    config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=WINDOW, d_model=16,
+                             n_heads=2, n_layers=1, d_ff=32, dropout=0.0)
+    torch.manual_seed(0)
+    model = SentimentEncoder(config)
+    with torch.no_grad():
+        model.pool.query.normal_()
+        model.head.weight.normal_()
+    return TrainedSentiment("fast", model.eval(), tokenizer, config)
+
+
+def test_split_sentences_keeps_every_word() -> None:
+    text = "Profit rose to EUR 13.1 mn. Sales fell!  Outlook?\nNo change e.g. here."
+    assert split_sentences(text) == ["Profit rose to EUR 13.1 mn.", "Sales fell!", "Outlook?",
+                                     "No change e.g. here."]
+
+
+def test_long_text_is_scored_as_the_token_weighted_mean_of_its_sentences(
+        trained: TrainedSentiment) -> None:
+    lengths = [len(trained.tokenizer.encode(s).ids) for s in SENTENCES]
+    assert max(lengths) <= WINDOW < sum(lengths) and all(
+        a + b > WINDOW for a, b in itertools.pairwise(lengths))
+    whole = score_texts(trained, [" ".join(SENTENCES)], top_k=100)
+    alone = score_texts(trained, SENTENCES, top_k=100)
+    expected = (alone.probs * np.array(lengths)[:, None]).sum(0) / sum(lengths)
+    assert whole.windows.tolist() == [4]
+    assert np.allclose(whole.probs[0], expected, atol=1e-6)
+    assert whole.score[0] == pytest.approx(whole.probs[0, 2] - whole.probs[0, 0])
+
+
+def test_nothing_is_truncated_and_highlights_cover_the_whole_text(
+        trained: TrainedSentiment) -> None:
+    text = " ".join(SENTENCES)
+    one_long_sentence = text.replace(".", ",")  # no sentence end: cut into window-sized pieces
+    scores = score_texts(trained, [text, one_long_sentence], top_k=1000)
+    n_tokens = len(trained.tokenizer.encode(one_long_sentence).ids)
+    assert scores.windows[1] == -(-n_tokens // WINDOW)  # ceil: every token is in some window
+    for words in scores.highlights:
+        assert sum(weight for _, weight in words) == pytest.approx(1.0, abs=1e-3)
+        assert not any(word.startswith("##") for word, _ in words)
+    assert {"sharply", "helsinki", "[CASHTAG]"} <= {word for word, _ in scores.highlights[0]}
+
+
+def test_batched_length_bucketed_scoring_matches_one_by_one(trained: TrainedSentiment) -> None:
+    texts = [SENTENCES[0], " ".join(SENTENCES), SENTENCES[2], SENTENCES[1] + " " + SENTENCES[3]]
+    batched = score_texts(trained, texts, batch_size=2)
+    single = [score_texts(trained, [t]) for t in texts]
+    assert np.allclose(batched.probs, np.concatenate([s.probs for s in single]), atol=1e-6)
+    assert batched.highlights == [s.highlights[0] for s in single]
+
+
+def test_empty_text_is_refused_with_its_position(trained: TrainedSentiment) -> None:
+    with pytest.raises(ValueError, match="text 1 has no tokens"):
+        score_texts(trained, ["Profit rose.", "   "])

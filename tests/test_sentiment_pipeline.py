@@ -1,0 +1,60 @@
+"""Training on the store's labels, champion/challenger, and scoring every document once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from domain.records import Stream
+from flows.ingestion import ingest_file
+from flows.sentiment import plan_scoring, score_chunk, train_sentiment
+from storage.registry import active_version
+from storage.schema import SentimentScore
+
+POSITIVE = ["profit rose sharply", "great service thanks", "sales grew strongly",
+            "record earnings this quarter", "very happy with the upgrade"]
+NEGATIVE = ["profit fell sharply", "terrible delay again", "sales dropped badly",
+            "heavy losses this quarter", "very angry about the lost bag"]
+NEUTRAL = ["the meeting is on monday", "the report was published", "shares were traded",
+           "the office is in helsinki", "the flight leaves at noon"]
+
+
+def labelled_file(path: Path) -> Path:
+    rows = ["message_id,text,created_at,entity,label"]
+    n = 0
+    for repeat in range(4):
+        for label, texts in (("positive", POSITIVE), ("negative", NEGATIVE),
+                             ("neutral", NEUTRAL)):
+            for text in texts:
+                rows.append(f"m{n},{text} {repeat},2024-01-0{1 + repeat}T10:00:00Z,acme,{label}")
+                n += 1
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_train_promote_and_score_each_document_once(engine: Engine, tmp_path: Path) -> None:
+    ingest_file(engine=engine, stream=Stream.MESSAGES, path=labelled_file(tmp_path / "l.csv"))
+    outcome = train_sentiment(engine=engine, models_dir=tmp_path / "models", max_minutes=0.3)
+    assert outcome.promotion.promoted and outcome.test_size == 12
+    assert set(outcome.metrics) >= {"accuracy", "macro_f1"}
+    version = active_version(engine=engine, name="sentiment")
+    assert version is not None and Path(version.artifact_path).exists()
+    chunks = plan_scoring(engine=engine, model_version_id=version.id, chunk_size=25)
+    assert len(chunks) == 3
+    written = sum(score_chunk(engine=engine, version=version, chunk=c) for c in chunks)
+    assert written == 60
+    assert plan_scoring(engine=engine, model_version_id=version.id, chunk_size=25) == []
+    with engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(SentimentScore)).scalar()
+        row = connection.execute(select(SentimentScore).limit(1)).mappings().one()
+    assert count == 60
+    assert abs(row["p_negative"] + row["p_neutral"] + row["p_positive"] - 1) < 1e-4
+    assert abs(row["score"] - (row["p_positive"] - row["p_negative"])) < 1e-6
+    assert all(isinstance(word, str) for word, _ in json.loads(row["highlights"]))
+    # The same labels again: a challenger is compared on the same held-out set.
+    again = train_sentiment(engine=engine, models_dir=tmp_path / "models", max_minutes=0.3,
+                            seed=1)
+    assert again.version.eval_set == outcome.version.eval_set
+    assert again.promotion.promoted == (again.metrics["macro_f1"] > outcome.metrics["macro_f1"])
