@@ -212,12 +212,15 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
 @app.command("monitor")
 def monitor(window: Annotated[str, typer.Option(help="hour or day (UTC).")] = "hour",
             detector: Annotated[str, typer.Option(
-                help="default, zscore, ewma or cusum.")] = "default") -> None:
+                help="default, zscore, ewma or cusum.")] = "default",
+            by_topic: Annotated[bool, typer.Option(
+                help="Watch each entity's topics separately.")] = False) -> None:
     """Detect negative surges in newly scored documents and write the risk report."""
     from flows.monitor import monitor_sentiment
 
     with console.status("monitoring sentiment"):
-        summary = monitor_sentiment(settings=Settings(), window=window, detector=detector)
+        summary = monitor_sentiment(settings=Settings(), window=window, detector=detector,
+                                    by_topic=by_topic)
     console.print(f"{summary['new_scores']:,} new scores; alerts: "
                   f"[bold]{summary['alerts_inserted']}[/] new, {summary['alerts_updated']} "
                   f"updated. Report: {summary['report']}")

@@ -13,10 +13,13 @@ from typer.testing import CliRunner
 from domain.settings import Settings
 from flows.monitoring import run_monitoring, write_report
 from flows.runtime import ready_engine
+from storage.alerts import scored_documents
 from storage.registry import register_version
 from storage.schema import Alert, IngestBatch, Message, SentimentScore
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
+SUBJECTS = ["refund payment card charge", "flight delay gate crew",
+            "app login password crash", "bag lost luggage claim"]
 
 
 def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
@@ -43,7 +46,7 @@ def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
                     "source": "t", "message_id": f"{hour}-{n}", "conversation_id": None,
                     "author_role": "customer", "entity": "Acme", "channel": "chat",
                     "created_at": START + timedelta(hours=hour, minutes=n),
-                    "text": f"message {n} in hour {hour} about the account number {n * 7}",
+                    "text": f"{SUBJECTS[n % 4]} ticket number {hour * 100 + n} today",
                     "batch_id": batch}).scalar_one()
                 p_neg = 0.9 if negative else 0.05
                 connection.execute(insert(SentimentScore), {
@@ -107,3 +110,23 @@ def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
     out = tmp_path / "r.html"
     made = runner.invoke(app, ["report", "--out", str(out)])
     assert made.exit_code == 0 and out.exists()
+
+
+def test_topics_are_learned_once_and_every_document_gets_one(engine: Engine,
+                                                             tmp_path: Path) -> None:
+    from flows.monitoring import refresh_topics
+    from storage.schema import DocumentTopic, Topic
+
+    add_hours(engine, range(0, 6), {})
+    name, assigned = refresh_topics(engine=engine, models_dir=tmp_path, k=3)
+    assert assigned == 120
+    again, more = refresh_topics(engine=engine, models_dir=tmp_path, k=3)
+    assert (again, more) == (name, 0)
+    add_hours(engine, range(6, 7), {})
+    assert refresh_topics(engine=engine, models_dir=tmp_path, k=3) == (name, 20)
+    with engine.connect() as connection:
+        topics = connection.execute(select(func.count()).select_from(Topic)).scalar()
+        rows = connection.execute(select(func.count()).select_from(DocumentTopic)).scalar()
+    assert (topics, rows) == (3, 140)
+    documents = scored_documents(engine=engine)
+    assert documents["topic"].null_count() == 0
