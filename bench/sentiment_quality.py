@@ -176,6 +176,10 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
                 continue
             start = time.perf_counter()
             entry: dict[str, Any] = {"dataset": dataset, "profile": profile, "seed": seed}
+            if profile == "accurate":
+                entry |= {"passes": args.accurate_epochs, "probe_passes": args.probe_epochs}
+            if profile in ("accurate", "distilled"):
+                entry["transfer_texts"] = len(transfer)
             if profile == "tfidf-lr":
                 baseline = train_baseline(x_train, y_train, seed=seed)
                 entry |= classification_metrics(y_test, baseline.predict(x_test).tolist())
@@ -279,7 +283,9 @@ def write_results(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads:
         "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
         "machine": {"cpus": os.cpu_count(), "torch_threads": threads,
                     "python": platform.python_version(), "torch": torch.__version__},
-        "datasets": old["datasets"] | infos, "summary": summary, "runs": all_runs}
+        "datasets": old["datasets"] | {name: old["datasets"].get(name, {}) | info
+                                       for name, info in infos.items()},
+        "summary": summary, "runs": all_runs}
     path.write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# Sentiment quality", "", result["protocol"], "",
              f"Training on CPU, {threads} torch thread(s). Mean ± sample std over the seeds "
@@ -295,13 +301,14 @@ def write_results(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads:
                      f"{_cell(row['accuracy'], row['accuracy_std'])} | "
                      f"{_cell(row['macro_f1'], row['macro_f1_std'])} | {goal_text} | {met} | "
                      f"{row.get('anchor', '')} |")
-    lines += ["", "Distillation vs the fast model alone (accuracy / macro-F1, mean over seeds):",
-              ""]
+    lines += ["", "Distillation vs the fast model alone, same seeds (accuracy / macro-F1):", ""]
     for dataset in DATASETS:
-        pair = {r["profile"]: r for r in summary if r["dataset"] == dataset}
-        if "fast" in pair and "distilled" in pair:
-            gain = [pair["distilled"][k] - pair["fast"][k] for k in ("accuracy", "macro_f1")]
-            lines.append(f"- {dataset}: {gain[0]:+.4f} / {gain[1]:+.4f}")
+        by_seed = {(r["profile"], r["seed"]): r for r in all_runs if r["dataset"] == dataset}
+        seeds = sorted(s for p, s in by_seed if p == "distilled" and ("fast", s) in by_seed)
+        if seeds:
+            gain = [statistics.fmean(by_seed["distilled", s][k] - by_seed["fast", s][k]
+                                     for s in seeds) for k in ("accuracy", "macro_f1")]
+            lines.append(f"- {dataset}: {gain[0]:+.4f} / {gain[1]:+.4f} (seeds {seeds})")
     lines += ["", "Accurate profile after int8 dynamic quantisation (its CPU inference setting), "
               "accuracy / macro-F1:", ""]
     lines += [f"- {r['dataset']}: {r['int8_accuracy']:.4f} / {r['int8_macro_f1']:.4f}"

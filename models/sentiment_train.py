@@ -8,6 +8,7 @@ cross-entropy on length-bucketed batches, stops early on validation macro-F1 and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -260,20 +261,26 @@ def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0
     """The accurate profile: MiniLM under the attention-pooling head, trained in two stages
     (LP-FT, Kumar et al. 2022): with ``probe``, first the head alone on the frozen encoder, then
     everything with ``fit``. A fresh head at a fine-tuning learning rate barely moves, and its
-    random gradients distort the pretrained features meanwhile."""
+    random gradients distort the pretrained features meanwhile. ``fit.max_seconds`` bounds both
+    stages together."""
     config = config or AccurateConfig()
     seed_everything(seed)
     model, tokenizer = build_accurate(config)
     probe_metrics: dict[str, float] = {}
     if probe is not None:
+        if fit.max_seconds is not None:  # one budget for both stages; the probe gets a quarter
+            probe = dataclasses.replace(probe, max_seconds=fit.max_seconds / 4)
         trainable = [p for p in model.encoder.parameters() if p.requires_grad]
         for parameter in trainable:
             parameter.requires_grad_(False)
-        _, found = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=probe,
-                        seed=seed)
+        result, found = _fit(model, tokenizer, texts, labels, max_len=config.max_len,
+                             fit=probe, seed=seed)
         probe_metrics = {f"probe_{k}": v for k, v in found.items() if k.startswith("val_")}
         for parameter in trainable:
             parameter.requires_grad_(True)
+        if fit.max_seconds is not None:
+            fit = dataclasses.replace(fit, max_seconds=max(0.0, fit.max_seconds -
+                                                           result.seconds_total))
     _, metrics = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=fit, seed=seed)
     return TrainedSentiment("accurate", model, tokenizer, config, metrics | probe_metrics,
                             encoder_settings=encoder_config())
