@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.layers import init_weights
+
 
 @dataclass(frozen=True)
 class SASRecConfig:
@@ -116,7 +118,7 @@ class SASRec(nn.Module):
             text[0] = 0.0  # the padding item must stay the zero vector
             self.register_buffer("item_text", text)
             self.text_proj = nn.Linear(config.text_dim, d, bias=False)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def item_vectors(self) -> torch.Tensor:
         """(N+1, d) vector per item; row 0 (padding) is zero."""
@@ -169,16 +171,3 @@ def _attention_mask(real: torch.Tensor) -> torch.Tensor:
     causal = torch.ones(length, length, dtype=torch.bool, device=real.device).tril()  # (T, T)
     eye = torch.eye(length, dtype=torch.bool, device=real.device)  # (T, T)
     return (causal & real[:, None, None, :]) | eye  # (B, 1, T, T)
-
-
-def _init_weights(module: nn.Module) -> None:
-    """Small normal weights, zero biases, zero padding row (as GPT-2 / nanoGPT)."""
-    if isinstance(module, nn.Linear):
-        nn.init.normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, std=0.02)
-        if module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from domain.records import SENTIMENT_LABELS
+from models.layers import init_weights
 
 
 class SelfAttention(nn.Module):
@@ -145,7 +146,7 @@ class SentimentEncoder(SentimentClassifier):
         self.norm = nn.LayerNorm(config.d_model)
         self.pool = AttentionPool(config.d_model)
         self.head = nn.Linear(config.d_model, config.n_classes)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def classify(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         length = ids.shape[1]  # ids (B, T)
@@ -158,16 +159,3 @@ class SentimentEncoder(SentimentClassifier):
             x = block(x, mask)
         pooled, weights = self.pool(self.norm(x), mask)  # (B, C), (B, T)
         return self.head(self.dropout(pooled)), weights  # (B, 3), (B, T)
-
-
-def _init_weights(module: nn.Module) -> None:
-    """GPT-2 style: N(0, 0.02) for matrices and embeddings, zero biases."""
-    if isinstance(module, nn.Linear):
-        nn.init.normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Embedding):
-        nn.init.normal_(module.weight, std=0.02)
-        if module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()
