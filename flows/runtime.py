@@ -27,6 +27,8 @@ _PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
     # Run-by-run chatter stays out of the CLI's output; `-v` or this variable brings it back.
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # Tokenizer training is reproducible only on one thread (vocabulary ties order by thread).
+    "TOKENIZERS_PARALLELISM": "false",
 }
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi import Path as PathParam
 from sqlalchemy import func, select
 
 from service.deps import ReadOnly
@@ -25,7 +26,7 @@ def list_alerts(
     min_severity: Annotated[int, Query(ge=0, le=100)] = 0,
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> AlertPage:
     """Alerts, most severe and newest first, filtered and paginated."""
     where = [Alert.severity >= min_severity]
@@ -47,7 +48,8 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses={404: {"model": Problem}})
-def get_alert(engine: ReadOnly, alert_id: int) -> AlertDetail:
+def get_alert(engine: ReadOnly,
+              alert_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]) -> AlertDetail:
     """One alert with the documents that show it."""
     with engine.connect() as conn:
         row = conn.execute(select(Alert).where(Alert.id == alert_id)).mappings().first()

@@ -20,6 +20,9 @@ for _name, _value in {
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
     "PREFECT_SERVER_UI_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    # WordPiece training is only reproducible on one thread: with the parallel trainer, ties
+    # in the vocabulary can order differently from run to run.
+    "TOKENIZERS_PARALLELISM": "false",
     # Wide enough that CLI tables print whole names in captured output.
     "COLUMNS": "200",
     **{f"PREFECT_SERVER_SERVICES_{s}_ENABLED": "false" for s in (
