@@ -392,15 +392,12 @@ def recommend(user: str, k: Annotated[int, typer.Option(min=1, max=100)] = 10) -
     """Print one user's recommendations from the active set, with titles."""
     from flows.runtime import ready_engine
     from storage.events import item_titles
-    from storage.recsets import recommendations_for
+    from storage.recsets import recommendations_or_popular
     from storage.registry import active_version
 
     engine = ready_engine(Settings())
     with engine.connect() as connection:
-        items = recommendations_for(connection=connection, user_id=user, k=k)
-        cold = not items
-        if cold:
-            items = recommendations_for(connection=connection, user_id="__cold_start__", k=k)
+        items, cold = recommendations_or_popular(connection=connection, user_id=user, k=k)
     if not items:
         console.print("[red]error:[/] no recommendation set is published yet; run "
                       "`sentrec publish`")

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 RECOMMENDER = "recommender"
 PRIMARY_METRIC = "valid_ndcg@10"
-COLD_START_USER = "__cold_start__"
 # Returns are not a wish for the item: they are left out of sequences unless asked for.
 DEFAULT_KINDS = ["view", "click", "cart", "purchase", "rate", "interact"]
 

@@ -12,7 +12,6 @@ from prefect.artifacts import create_markdown_artifact
 from domain.ranking import RankingRules
 from domain.settings import Settings
 from flows.recommend import (
-    COLD_START_USER,
     RECOMMENDER,
     build_item_index,
     index_path,
@@ -24,7 +23,13 @@ from flows.recommend import (
     user_batches,
 )
 from flows.runtime import ready_engine, task_runner
-from storage.recsets import activate_set, create_set, discard_set, write_recommendations
+from storage.recsets import (
+    COLD_START_USER,
+    activate_set,
+    create_set,
+    discard_set,
+    write_recommendations,
+)
 from storage.registry import VersionInfo, active_version
 
 ANCHORS = ("Published full-ranking anchors on MovieLens-1M (NDCG@10 / HR@10): original SASRec "

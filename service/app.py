@@ -22,9 +22,8 @@ from service.schemas import (
     SimilarItems,
     UserRecommendations,
 )
-from storage.recsets import active_set_id, recommendations_for
+from storage.recsets import active_set_id, recommendations_or_popular
 
-COLD_START_USER = "__cold_start__"  # the set's recent-popularity list for unknown users
 RECOMMENDER = "recommender"
 # Ids are free text in the store, but a caller's id is a short token: anything else is a 400
 # before it reaches SQL (parameters are bound anyway; this keeps junk out of the logs too).
@@ -77,10 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if set_id is None:
                 raise HTTPException(status_code=503, detail="no recommendation set is "
                                     "published yet; run `sentrec publish`")
-            items = recommendations_for(connection=conn, user_id=user_id, k=k)
-            cold = not items
-            if cold:
-                items = recommendations_for(connection=conn, user_id=COLD_START_USER, k=k)
+            items, cold = recommendations_or_popular(connection=conn, user_id=user_id, k=k)
         return UserRecommendations(
             user_id=user_id, set_id=set_id, cold_start=cold,
             items=[RecommendedItem(rank=i.rank, item_id=i.item_id, score=i.score,

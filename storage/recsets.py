@@ -16,6 +16,9 @@ from storage.bulk import insert_ignore
 from storage.ingest import table_of
 from storage.schema import Recommendation, RecommendationSet
 
+# The pseudo-user whose list (recent popularity) a set serves to users it does not know.
+COLD_START_USER = "__cold_start__"
+
 REC_COLUMNS = {"user_id": pl.String(), "rank": pl.Int64(), "item_id": pl.String(),
                "score": pl.Float64(), "reason": pl.String()}
 
@@ -109,3 +112,12 @@ def recommendations_for(*, connection: Connection, user_id: str,
         .where(RecommendationSet.status == "active", Recommendation.user_id == user_id)
         .order_by(Recommendation.rank).limit(k)).all()
     return [RecommendedItem(rank=r, item_id=i, score=s, reason=why) for r, i, s, why in rows]
+
+
+def recommendations_or_popular(*, connection: Connection, user_id: str,
+                               k: int) -> tuple[list[RecommendedItem], bool]:
+    """The user's list, or the set's cold-start list for an unknown user; True if cold."""
+    items = recommendations_for(connection=connection, user_id=user_id, k=k)
+    if items:
+        return items, False
+    return recommendations_for(connection=connection, user_id=COLD_START_USER, k=k), True

@@ -12,11 +12,16 @@ from hypothesis import HealthCheck, given, settings
 
 from domain.settings import Settings
 from models.index import build_index, save_index
-from service.app import COLD_START_USER, create_app
+from service.app import create_app
 from storage.apikeys import create_key
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from storage.recsets import activate_set, create_set, write_recommendations
+from storage.recsets import (
+    COLD_START_USER,
+    activate_set,
+    create_set,
+    write_recommendations,
+)
 from storage.registry import promote_if_better, register_version
 
 
