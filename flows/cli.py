@@ -391,27 +391,13 @@ def publish(k: Annotated[int, typer.Option(min=1, max=1000, help="Items per user
 def recommend(user: str, k: Annotated[int, typer.Option(min=1, max=100)] = 10) -> None:
     """Print one user's recommendations from the active set, with titles."""
     from flows.runtime import ready_engine
-    from storage.events import item_titles
-    from storage.recsets import recommendations_or_popular
-    from storage.registry import active_version
+    from flows.tables import recommendations_table
 
-    engine = ready_engine(Settings())
-    with engine.connect() as connection:
-        items, cold = recommendations_or_popular(connection=connection, user_id=user, k=k)
-    if not items:
+    found, table = recommendations_table(ready_engine(Settings()), user, k)
+    if found.set_id is None:
         console.print("[red]error:[/] no recommendation set is published yet; run "
                       "`sentrec publish`")
         raise typer.Exit(code=2)
-    version = active_version(engine=engine, name="recommender")
-    source = None if version is None else version.params.get("source")
-    titles = item_titles(engine=engine, source=source) or item_titles(engine=engine)
-    table = Table(title=f"top {k} for user {user}" + (" (unknown user: recent popularity)"
-                                                      if cold else ""))
-    for column in ("rank", "item", "title", "score"):
-        table.add_column(column)
-    for item in items:
-        table.add_row(str(item.rank), item.item_id, titles.get(item.item_id, ""),
-                      f"{item.score:.3f}")
     console.print(table)
 
 

@@ -65,7 +65,7 @@ def daily(settings: Settings | None = None, retrain: bool | None = None) -> dict
     from flows.monitor import monitor_sentiment
     from flows.recommend_flows import publish_recommendations, train_recommender_flow
     from flows.sentiment_flows import score_documents, train_sentiment_flow
-    from storage.registry import active_version
+    from storage.registry import RECOMMENDER, SENTIMENT, active_version
 
     settings = settings or Settings()
     logger = get_run_logger()
@@ -86,17 +86,17 @@ def daily(settings: Settings | None = None, retrain: bool | None = None) -> dict
     if settings.landing is not None:
         for stream, files in landing_files(settings.landing).items():
             step(f"ingest-{stream.value}", FLOWS[stream], paths=files, settings=settings)
-    sentiment_due = retrain if retrain is not None else retrain_due(settings, "sentiment")
+    sentiment_due = retrain if retrain is not None else retrain_due(settings, SENTIMENT)
     if sentiment_due:
         step("train-sentiment", train_sentiment_flow, settings=settings)
-    scored = active_version(engine=engine, name="sentiment") is not None and \
+    scored = active_version(engine=engine, name=SENTIMENT) is not None and \
         step("score-documents", score_documents, settings=settings) is not None
     if scored:
         step("monitor-sentiment", monitor_sentiment, settings=settings)
-    recommender_due = retrain if retrain is not None else retrain_due(settings, "recommender")
+    recommender_due = retrain if retrain is not None else retrain_due(settings, RECOMMENDER)
     if recommender_due:
         step("train-recommender", train_recommender_flow, settings=settings)
-    if active_version(engine=engine, name="recommender") is not None:
+    if active_version(engine=engine, name=RECOMMENDER) is not None:
         step("publish-recommendations", publish_recommendations, settings=settings)
     create_markdown_artifact(key="daily", markdown="\n".join(
         ["# Daily run", "", "| step | outcome |", "|---|---|",

@@ -133,17 +133,6 @@ def _show_alerts(settings: Settings, console: Console) -> None:
 
 
 def _show_user(settings: Settings, console: Console) -> None:
-    from storage.events import item_titles
-    from storage.recsets import recommendations_for
+    from flows.tables import recommendations_table
 
-    engine = ready_engine(settings)
-    with engine.connect() as connection:
-        items = recommendations_for(connection=connection, user_id=DEMO_USER, k=5)
-    titles = item_titles(engine=engine, source="online-retail")
-    table = Table(title=f"top 5 for customer {DEMO_USER}")
-    for column in ("rank", "item", "title", "score"):
-        table.add_column(column)
-    for item in items:
-        table.add_row(str(item.rank), item.item_id, titles.get(item.item_id, ""),
-                      f"{item.score:.2f}")
-    console.print(table)
+    console.print(recommendations_table(ready_engine(settings), DEMO_USER, 5)[1])

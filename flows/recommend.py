@@ -24,12 +24,17 @@ from sqlalchemy import Engine
 from domain.ranking import RankingRules, apply_rules
 from domain.sequences import Sequences, leave_one_out, sequences_from_events
 from storage.events import event_sources, load_events
-from storage.registry import Promotion, VersionInfo, active_version, promote_if_better
+from storage.registry import (
+    RECOMMENDER,
+    Promotion,
+    VersionInfo,
+    active_version,
+    promote_if_better,
+)
 from storage.registry import register_version as register
 
 log = logging.getLogger(__name__)
 
-RECOMMENDER = "recommender"
 PRIMARY_METRIC = "valid_ndcg@10"
 # Returns are not a wish for the item: they are left out of sequences unless asked for.
 DEFAULT_KINDS = ["view", "click", "cart", "purchase", "rate", "interact"]

@@ -12,7 +12,6 @@ from prefect.artifacts import create_markdown_artifact
 from domain.ranking import RankingRules
 from domain.settings import Settings
 from flows.recommend import (
-    RECOMMENDER,
     build_item_index,
     index_path,
     load_model,
@@ -30,7 +29,7 @@ from storage.recsets import (
     discard_set,
     write_recommendations,
 )
-from storage.registry import VersionInfo, active_version
+from storage.registry import RECOMMENDER, VersionInfo, active_version
 
 ANCHORS = ("Published full-ranking anchors on MovieLens-1M (NDCG@10 / HR@10): original SASRec "
            "0.126-0.134 / 0.24-0.25; gSASRec 0.173 / 0.300; SASRec+ 0.186 / 0.316.")

@@ -17,13 +17,18 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from storage.registry import Promotion, VersionInfo, active_version, promote_if_better
+from storage.registry import (
+    SENTIMENT,
+    Promotion,
+    VersionInfo,
+    active_version,
+    promote_if_better,
+)
 from storage.registry import register_version as register
 from storage.scores import labelled_documents, unscored_documents, write_scores
 
 log = logging.getLogger(__name__)
 
-SENTIMENT = "sentiment"
 PRIMARY_METRIC = "macro_f1"
 
 

@@ -9,8 +9,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from domain.settings import Settings
 from flows.runtime import ready_engine
-from flows.sentiment import SENTIMENT, ScoringChunk, plan_scoring, score_chunk, train_sentiment
-from storage.registry import active_version
+from flows.sentiment import ScoringChunk, plan_scoring, score_chunk, train_sentiment
+from storage.registry import SENTIMENT, active_version
 
 
 @flow(name="train-sentiment")

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from domain.settings import Settings
 from service.alerts import router as alerts_router
-from service.db import make_readonly_engine
+from service.db import RecommendationReader, make_readonly_engine
 from service.deps import KeyCache, ReadOnly, require_key
 from service.schemas import (
     Health,
@@ -22,9 +22,9 @@ from service.schemas import (
     SimilarItems,
     UserRecommendations,
 )
-from storage.recsets import active_set_id, recommendations_or_popular
+from storage.recsets import active_set_id
+from storage.registry import RECOMMENDER
 
-RECOMMENDER = "recommender"
 # Ids are free text in the store, but a caller's id is a short token: anything else is a 400
 # before it reaches SQL (parameters are bound anyway; this keeps junk out of the logs too).
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.similar = SimilarIndexCache(engine, settings.home)
     app.state.keys = KeyCache()
+    app.state.recommendations = RecommendationReader(engine)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -65,22 +66,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/v1/users/{user_id}/recommendations", response_model=UserRecommendations,
              tags=["recommendations"], responses={503: {"model": Problem}},
              dependencies=[Depends(require_key)])
-    def user_recommendations(
-        engine: ReadOnly,
+    async def user_recommendations(
         user_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> UserRecommendations:
         """The user's top-k from the active set; unknown users get recent popularity."""
-        with engine.connect() as conn:
-            set_id = active_set_id(connection=conn)
-            if set_id is None:
-                raise HTTPException(status_code=503, detail="no recommendation set is "
-                                    "published yet; run `sentrec publish`")
-            items, cold = recommendations_or_popular(connection=conn, user_id=user_id, k=k)
+        found = await app.state.recommendations.lookup(user_id, k)
+        if found.set_id is None:
+            raise HTTPException(status_code=503, detail="no recommendation set is "
+                                "published yet; run `sentrec publish`")
         return UserRecommendations(
-            user_id=user_id, set_id=set_id, cold_start=cold,
+            user_id=user_id, set_id=found.set_id, cold_start=found.cold_start,
             items=[RecommendedItem(rank=i.rank, item_id=i.item_id, score=i.score,
-                                   reason=i.reason) for i in items])
+                                   reason=i.reason) for i in found.items])
 
     @app.get("/v1/items/{item_id}/similar", response_model=SimilarItems, tags=["items"],
              responses={404: {"model": Problem}, 503: {"model": Problem}},

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from storage.apikeys import hash_key, key_is_valid
 
@@ -27,24 +28,31 @@ class KeyCache:
         self._valid: dict[str, float] = {}
         self._lock = Lock()
 
-    def check(self, engine: Engine, key: str) -> bool:
+    async def check(self, engine: Engine, key: str) -> bool:
         digest = hash_key(key)
         now = time.monotonic()
         with self._lock:
             if self._valid.get(digest, 0.0) > now:
                 return True
-        with engine.connect() as connection:
-            if not key_is_valid(connection=connection, key=key):
-                return False
+        if not await run_in_threadpool(self._in_store, engine, key):
+            return False
         with self._lock:
             self._valid[digest] = now + self._ttl
         return True
 
+    @staticmethod
+    def _in_store(engine: Engine, key: str) -> bool:
+        with engine.connect() as connection:
+            return key_is_valid(connection=connection, key=key)
 
-def require_key(request: Request,
-                key: Annotated[str | None, Security(api_key_header)]) -> None:
-    """Refuse a request without a valid X-API-Key before any data is read."""
-    if not key or not request.app.state.keys.check(request.app.state.engine, key):
+
+async def require_key(request: Request,
+                      key: Annotated[str | None, Security(api_key_header)]) -> None:
+    """Refuse a request without a valid X-API-Key before any data is read.
+
+    A remembered key costs a hash and no thread hand-off; only a new one reads the store.
+    """
+    if not key or not await request.app.state.keys.check(request.app.state.engine, key):
         raise HTTPException(status_code=401, detail="missing or invalid X-API-Key header")
 
 

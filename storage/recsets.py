@@ -6,11 +6,13 @@ new one, never a mix; a publisher killed midway leaves a ``building`` set nobody
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
 from storage.bulk import insert_ignore
 from storage.ingest import table_of
@@ -102,22 +104,56 @@ def active_set_id(*, connection: Connection) -> int | None:
                               .where(RecommendationSet.status == "active")).scalar_one_or_none()
 
 
+# The user's rows joined to the active set in one statement, so a reader sees the old set or
+# the new one, never a mix. Named parameters work both through SQLAlchemy's ``text`` and on a
+# raw ``sqlite3`` connection, which the lookup service uses on its event loop.
+TOP_K_SQL = ("SELECT s.id, r.rank, r.item_id, r.score, r.reason FROM recommendation_sets s "
+             "JOIN recommendations r ON r.set_id = s.id "
+             "WHERE s.status = 'active' AND r.user_id = :user_id ORDER BY r.rank LIMIT :k")
+ACTIVE_SET_SQL = "SELECT id FROM recommendation_sets WHERE status = 'active'"
+
+Fetch = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
+"""Runs one SQL statement with named parameters and returns its rows."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One user's list: the set it came from (None when nothing is published) and whether the
+    user was unknown to that set and got its cold-start list instead."""
+
+    set_id: int | None
+    items: list[RecommendedItem]
+    cold_start: bool
+
+
+def lookup(fetch: Fetch, *, user_id: str, k: int) -> Lookup:
+    """The user's top ``k`` from the active set, or the set's cold-start list for an unknown
+    user. Two indexed reads at most; a third only when nothing matched at all."""
+    rows = fetch(TOP_K_SQL, {"user_id": user_id, "k": k})
+    cold = not rows
+    if cold:
+        rows = fetch(TOP_K_SQL, {"user_id": COLD_START_USER, "k": k})
+    if rows:
+        set_id: int | None = int(rows[0][0])
+    else:
+        active = fetch(ACTIVE_SET_SQL, {})
+        set_id = int(active[0][0]) if active else None
+    return Lookup(set_id=set_id, items=_items(rows), cold_start=cold)
+
+
+def sql_fetch(connection: Connection) -> Fetch:
+    """``lookup``'s reader over a SQLAlchemy connection."""
+    def fetch(sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        return connection.execute(text(sql), params).all()
+    return fetch
+
+
 def recommendations_for(*, connection: Connection, user_id: str,
                         k: int) -> list[RecommendedItem]:
-    """A user's top ``k`` from the active set, read in one statement."""
-    rows = connection.execute(
-        select(Recommendation.rank, Recommendation.item_id, Recommendation.score,
-               Recommendation.reason)
-        .join(RecommendationSet, RecommendationSet.id == Recommendation.set_id)
-        .where(RecommendationSet.status == "active", Recommendation.user_id == user_id)
-        .order_by(Recommendation.rank).limit(k)).all()
-    return [RecommendedItem(rank=r, item_id=i, score=s, reason=why) for r, i, s, why in rows]
+    """A user's top ``k`` from the active set (empty for a user the set does not know)."""
+    return _items(sql_fetch(connection)(TOP_K_SQL, {"user_id": user_id, "k": k}))
 
 
-def recommendations_or_popular(*, connection: Connection, user_id: str,
-                               k: int) -> tuple[list[RecommendedItem], bool]:
-    """The user's list, or the set's cold-start list for an unknown user; True if cold."""
-    items = recommendations_for(connection=connection, user_id=user_id, k=k)
-    if items:
-        return items, False
-    return recommendations_for(connection=connection, user_id=COLD_START_USER, k=k), True
+def _items(rows: Sequence[Sequence[Any]]) -> list[RecommendedItem]:
+    return [RecommendedItem(rank=int(r), item_id=str(i), score=float(s), reason=why)
+            for _, r, i, s, why in rows]

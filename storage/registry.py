@@ -14,6 +14,10 @@ from storage.schema import ModelVersion
 
 log = logging.getLogger(__name__)
 
+# The registered model families; each has at most one active version.
+SENTIMENT = "sentiment"
+RECOMMENDER = "recommender"
+
 
 @dataclass(frozen=True)
 class VersionInfo:

@@ -143,3 +143,25 @@ def test_the_service_cannot_write(store: tuple[Engine, Settings]) -> None:
     app = create_app(settings)
     with pytest.raises(OperationalError, match="readonly"), app.state.engine.begin() as conn:
         conn.execute(text("DELETE FROM events"))
+
+
+def test_recommendation_reader_on_each_backend(engine: Engine) -> None:
+    """The hot read: raw sqlite3 on the event loop for SQLite, the pooled engine elsewhere."""
+    import asyncio
+
+    from service.db import RecommendationReader, make_readonly_engine
+
+    readonly = make_readonly_engine(engine.url.render_as_string(hide_password=False)) \
+        if engine.dialect.name == "sqlite" else engine
+    reader = RecommendationReader(readonly)
+    try:
+        assert asyncio.run(reader.lookup("u1", 3)).set_id is None
+        publish(engine)
+        found = asyncio.run(reader.lookup("u1", 3))
+        assert not found.cold_start and found.set_id is not None
+        assert [(i.rank, i.item_id) for i in found.items] == [(1, "i1"), (2, "i2"), (3, "i3")]
+        cold = asyncio.run(reader.lookup("stranger", 2))
+        assert cold.cold_start and cold.set_id == found.set_id
+        assert [i.reason for i in cold.items] == ["recent-popularity"] * 2
+    finally:
+        reader.close()

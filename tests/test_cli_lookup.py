@@ -1,0 +1,42 @@
+"""`sentrec recommend` prints a user's list from the active set, or says nothing is published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from storage.recsets import COLD_START_USER, activate_set, create_set, write_recommendations
+
+
+def test_recommend_prints_the_active_list(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path))
+    monkeypatch.setenv("SENTREC_DATABASE_URL", url)
+    engine = make_engine(url)
+    upgrade(engine)
+    runner = CliRunner()
+    empty = runner.invoke(app, ["recommend", "u1"])
+    assert empty.exit_code == 2
+    assert "no recommendation set is published yet" in empty.output
+
+    rows = [("u1", 1, "i7", 0.9, None), ("u1", 2, "i3", 0.5, None),
+            (COLD_START_USER, 1, "pop1", 40.0, "recent-popularity")]
+    set_id = create_set(engine=engine, model_version_id=None, k=2)
+    write_recommendations(engine=engine, set_id=set_id, frame=pl.DataFrame(
+        rows, schema=["user_id", "rank", "item_id", "score", "reason"], orient="row"))
+    activate_set(engine=engine, set_id=set_id)
+
+    known = runner.invoke(app, ["recommend", "u1", "--k", "2"])
+    assert known.exit_code == 0, known.output
+    assert "top 2 for user u1" in known.output
+    assert known.output.index("i7") < known.output.index("i3")
+    stranger = runner.invoke(app, ["recommend", "stranger", "--k", "1"])
+    assert stranger.exit_code == 0
+    assert "recent popularity" in stranger.output and "pop1" in stranger.output
