@@ -126,24 +126,30 @@ def _connect(engine: Engine | None, connection: Connection | None) -> Any:
     return connection if connection is not None else engine.connect()  # type: ignore[union-attr]
 
 
+def _filters(entity: str | None, since: datetime | None, min_severity: int | None,
+             status: str | None) -> list[ColumnElement[bool]]:
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    where: list[ColumnElement[bool]] = []
+    if entity is not None:
+        where.append(Alert.entity == entity)
+    if since is not None:
+        where.append(Alert.window_end >= _utc(since))
+    if min_severity is not None:
+        where.append(Alert.severity >= min_severity)
+    if status is not None:
+        where.append(Alert.status == status)
+    return where
+
+
 def list_alerts(*, engine: Engine | None = None, connection: Connection | None = None,
                 entity: str | None = None, since: datetime | None = None,
                 min_severity: int | None = None, status: str | None = None,
                 limit: int = 100, offset: int = 0) -> list[StoredAlert]:
     """Alerts, most severe first, then latest first; ``since`` keeps episodes still running
     at or after that time (window_end >= since)."""
-    if status is not None and status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-    query = select(Alert)
-    if entity is not None:
-        query = query.where(Alert.entity == entity)
-    if since is not None:
-        query = query.where(Alert.window_end >= _utc(since))
-    if min_severity is not None:
-        query = query.where(Alert.severity >= min_severity)
-    if status is not None:
-        query = query.where(Alert.status == status)
-    query = query.order_by(Alert.severity.desc(), Alert.window_end.desc(), Alert.id)\
+    query = select(Alert).where(*_filters(entity, since, min_severity, status))\
+        .order_by(Alert.severity.desc(), Alert.window_end.desc(), Alert.id)\
         .limit(limit).offset(offset)
     bind = _connect(engine, connection)
     try:
@@ -151,6 +157,15 @@ def list_alerts(*, engine: Engine | None = None, connection: Connection | None =
     finally:
         if connection is None:
             bind.close()
+
+
+def count_alerts(*, connection: Connection, entity: str | None = None,
+                 since: datetime | None = None, min_severity: int | None = None,
+                 status: str | None = None) -> int:
+    """How many alerts ``list_alerts`` would page through with the same filters."""
+    return int(connection.execute(
+        select(func.count()).select_from(Alert)
+        .where(*_filters(entity, since, min_severity, status))).scalar_one())
 
 
 def get_alert(*, engine: Engine, alert_id: int) -> StoredAlert | None:
