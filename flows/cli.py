@@ -439,5 +439,16 @@ def deploy(dry_run: Annotated[bool, typer.Option(
     prefect_serve(*items)
 
 
+def run() -> None:
+    """The ``sentrec`` entry point: a store that needs migrating is a one-line error."""
+    from flows.runtime import StoreNotReadyError
+
+    try:
+        app()
+    except StoreNotReadyError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -67,6 +67,10 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
+class StoreNotReadyError(RuntimeError):
+    """The configured database is not at the schema this sentrec needs."""
+
+
 def ready_engine(settings: Settings) -> Engine:
     """The store's engine, with its schema current.
 
@@ -81,7 +85,7 @@ def ready_engine(settings: Settings) -> Engine:
         log.info("migrating %s from %s to %s", engine.url, current or "empty", head)
         upgrade(engine)
         return engine
-    raise RuntimeError(
+    raise StoreNotReadyError(
         f"the database {engine.url.render_as_string(hide_password=True)} is at schema "
         f"revision {current or 'none'} and this sentrec needs {head}: run `sentrec db upgrade`"
     )
