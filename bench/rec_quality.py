@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 import torch
 
+from domain.adapters.events import parse_events
 from domain.sequences import (
     LeaveOneOutSplit,
     Sequences,
@@ -35,8 +36,10 @@ from domain.sequences import (
     load_sequence_file,
     sequences_from_events,
 )
+from flows.recommend import DEFAULT_KINDS
 from models.rec_baselines import EASE, ItemKNN, MostPop, RecentPop
 from models.rec_eval import RankingReport, Scorer, evaluate_split
+from models.rec_recipes import recipe_for
 from models.rec_train import SASRecScorer, train_sasrec
 from models.sasrec import SASRecConfig
 from models.training import TrainConfig
@@ -48,12 +51,10 @@ K = 10
 
 @dataclass(frozen=True)
 class Dataset:
-    """Where a dataset lives and the SASRec settings used on it."""
+    """Where a dataset lives and what is published on it. SASRec's settings come from
+    ``models.rec_recipes`` (the data's history lengths), as in ``sentrec train recommender``."""
 
     path: str
-    model: dict[str, Any]
-    train: dict[str, Any]
-    batch_size: int
     sources: str
     anchors: list[str] = field(default_factory=list)
 
@@ -61,13 +62,6 @@ class Dataset:
 DATASETS: dict[str, Dataset] = {
     "ml-1m": Dataset(
         path="ml_1m_seq/ml-1m.txt",
-        # Long histories (median 96): SASRec's max length 200, light dropout.
-        model={"max_len": 200, "d_model": 64, "n_heads": 1, "d_ff": 128, "dropout": 0.2},
-        # Batch 32 at lr 2e-3 learned faster per epoch than 64 or 128 at 1e-3 (measured); the
-        # cosine follows the time budget so the run ends at a low learning rate.
-        train={"lr": 2e-3, "schedule": "cosine", "warmup_steps": 100, "eval_every": 3,
-               "patience": 10},
-        batch_size=32,
         sources="SASRec ML-1M file (6,040 users, 3,416 items, 999,611 interactions)",
         anchors=[
             "original SASRec (BCE, 1 negative): NDCG@10 0.126-0.134, HR@10 0.24-0.25 "
@@ -80,39 +74,33 @@ DATASETS: dict[str, Dataset] = {
     ),
     "beauty": Dataset(
         path="amazon_seq/Beauty.txt",
-        # Short, sparse histories (median 6): max length 50 and heavy dropout, as S3-Rec/ICLRec.
-        model={"max_len": 50, "d_model": 64, "n_heads": 1, "d_ff": 128, "dropout": 0.5},
-        train={"lr": 1e-3, "schedule": "cosine", "warmup_steps": 100, "eval_every": 3,
-               "patience": 10},
-        batch_size=128,
         sources="Amazon Beauty, S3-Rec/ICLRec 5-core file (22,363 users, 12,101 items)",
         anchors=["ICLRec's released checkpoint (not SASRec; ICLRec README): NDCG@10 0.0403, "
                  "HR@10 0.0744"],
     ),
     "ml-100k": Dataset(
         path="movielens_100k/u.data",
-        model={"max_len": 200, "d_model": 64, "n_heads": 1, "d_ff": 128, "dropout": 0.2},
-        train={"lr": 2e-3, "schedule": "cosine", "warmup_steps": 100, "eval_every": 2,
-               "patience": 10},
-        batch_size=32,
-        sources="MovieLens-100k u.data, ordered by timestamp then file row",
+        sources="MovieLens-100k u.data through the events adapter (943 users, 1,682 items), "
+                "ordered by timestamp then file row",
+    ),
+    "uci-retail": Dataset(
+        path="uci_online_retail/online_retail.csv.gz",
+        sources="UCI Online Retail through the events adapter: purchases of 4,335 customers "
+                "and 3,659 products (returns, lines without a customer and non-products left "
+                "out; lines of one invoice share a time and keep file order)",
     ),
 }
 
 
 def load(name: str, data_dir: Path) -> Sequences:
-    """Sequences of a dataset; ml-100k goes through the events path (it has real clocks)."""
+    """Sequences of a dataset. Files with real clocks go through the events adapter, as
+    ``sentrec ingest events`` reads them: rejects dropped, repeated event ids kept once, the
+    kinds ``sentrec train recommender`` uses by default (returns left out)."""
     path = data_dir / DATASETS[name].path
-    if name != "ml-100k":
+    if name in ("ml-1m", "beauty"):
         return load_sequence_file(path)
-    ratings = pl.read_csv(path, separator="\t", has_header=False,
-                          new_columns=["user_id", "item_id", "rating", "seconds"])
-    events = ratings.with_row_index("seq").select(
-        pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String),
-        pl.from_epoch("seconds", time_unit="s").dt.replace_time_zone("UTC").alias("occurred_at"),
-        pl.col("seq").cast(pl.Int64),
-    )
-    return sequences_from_events(events)
+    events = parse_events(path).records.unique("event_id", keep="first", maintain_order=True)
+    return sequences_from_events(events.filter(pl.col("kind").is_in(DEFAULT_KINDS)))
 
 
 def _report(report: RankingReport) -> dict[str, float | None]:
@@ -140,19 +128,20 @@ def run_baseline(split: LeaveOneOutSplit, name: str,
     return best
 
 
-def run_sasrec(split: LeaveOneOutSplit, spec: Dataset, max_minutes: float, seed: int,
+def run_sasrec(split: LeaveOneOutSplit, max_minutes: float, seed: int,
                bf16_loss: bool) -> dict[str, Any]:
     """Train SASRec within the budget, early-stopping on validation NDCG@10."""
-    model_config = SASRecConfig(n_items=split.n_items, **spec.model)
+    recipe = recipe_for(split)
+    model_config = SASRecConfig(n_items=split.n_items, **recipe.model)
     train_config = TrainConfig(max_epochs=1000, max_seconds=max_minutes * 60, seed=seed,
-                               **spec.train)
-    model, result = train_sasrec(split, model_config, train_config, batch_size=spec.batch_size,
-                                 bf16_matmul=bf16_loss)
+                               **recipe.train)
+    model, result = train_sasrec(split, model_config, train_config,
+                                 batch_size=recipe.batch_size, bf16_matmul=bf16_loss)
     scorer = SASRecScorer(model)
     return {
         "model": "SASRec (full softmax)", "params": asdict(model_config) | {
-            "batch_size": spec.batch_size, "loss_matmul": "bf16" if bf16_loss else "fp32",
-            **spec.train},
+            "batch_size": recipe.batch_size, "loss_matmul": "bf16" if bf16_loss else "fp32",
+            "regime": recipe.regime, **recipe.train},
         "valid": _report(evaluate_split(scorer, split, "valid", k=K)),
         "test": _report(evaluate_split(scorer, split, "test", k=K)),
         "train_seconds_total": result.seconds_total,
@@ -243,7 +232,7 @@ def main() -> None:
               f"{seqs.n_interactions} interactions, {len(split.users)} evaluated")
         rows = [run_baseline(split, model, grid)
                 for model, grid in baseline_grids().items()]
-        rows.append(run_sasrec(split, DATASETS[name], args.max_minutes, args.seed,
+        rows.append(run_sasrec(split, args.max_minutes, args.seed,
                                args.loss_precision == "bf16"))
         for row in rows:
             print(f"  {row['model']:<24} test HR@10 {row['test']['hr']:.4f} "

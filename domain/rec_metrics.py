@@ -16,15 +16,21 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def mask_seen(scores: np.ndarray, histories: Sequence[np.ndarray], targets: np.ndarray) -> None:
-    """Set padding and history items to -inf in place; the target keeps its score."""
+def mask_seen(scores: np.ndarray, histories: Sequence[np.ndarray],
+              targets: np.ndarray) -> np.ndarray:
+    """Set padding and history items to -inf in place; return which rows' target is a repeat.
+
+    A target the user already has stays masked: sentrec never recommends a seen item, and
+    leaving only that one history item unmasked would point a model straight at it (on UCI
+    Online Retail 28% of test targets are repeat purchases). Callers count those rows as misses.
+    """
     rows = np.arange(len(targets))
-    kept = scores[rows, targets].copy()
     lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
     if lengths.sum() > 0:
         scores[np.repeat(rows, lengths), np.concatenate(histories)] = -np.inf
     scores[:, 0] = -np.inf
-    scores[rows, targets] = kept
+    repeat: np.ndarray = np.isneginf(scores[rows, targets])
+    return repeat
 
 
 def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -4,10 +4,17 @@ Items get dense indices 1..N so that 0 can pad a batch; users keep their externa
 is the one of SASRec (Kang & McAuley, ICDM 2018) and of every full-ranking paper since (BERT4Rec,
 gSASRec, SASRec+): per user, the last item is the test target, the one before it the validation
 target, and the rest the training prefix.
+
+Event weights say which kinds of event make up a sequence and how much each counts in training:
+a kind weighted 0, or absent from the mapping, is left out; the others stay in time order and
+their weight scales the loss of predicting them. Evaluation never weighs: every user's held-out
+item counts the same, so models trained with different weights stay comparable.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,9 +23,57 @@ import numpy as np
 import polars as pl
 
 from domain.errors import MalformedFileError
+from domain.records import EVENT_KINDS
 
 # A user needs a training item, a validation target and a test target to be evaluated.
 MIN_EVALUATED_LENGTH = 3
+# Every kind counts once, except returns: a return is not a wish for the item.
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    "view": 1.0, "click": 1.0, "cart": 1.0, "purchase": 1.0, "rate": 1.0, "interact": 1.0,
+}
+
+
+def check_event_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """A validated copy of ``kind -> weight``: known kinds, finite weights >= 0, one above 0.
+
+    Raises ValueError naming the bad entry and the allowed values, since the mapping comes from
+    a setting or the command line.
+    """
+    checked: dict[str, float] = {}
+    for kind, weight in weights.items():
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"event weight {kind!r}: unknown event kind; use one of "
+                             f"{', '.join(EVENT_KINDS)}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise ValueError(f"event weight {kind}={weight!r}: not a number; give a weight "
+                             "such as 1 or 0.5")
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"event weight {kind}={weight}: weights must be finite and >= 0 "
+                             "(0 leaves the kind out)")
+        checked[kind] = float(weight)
+    if not any(weight > 0 for weight in checked.values()):
+        raise ValueError(f"event weights {checked or '{}'} keep no kind: give at least one kind "
+                         f"a weight above 0 (kinds: {', '.join(EVENT_KINDS)})")
+    return checked
+
+
+def kept_kinds(weights: Mapping[str, float]) -> list[str]:
+    """The kinds a sequence is made of: those weighted above 0, in the mapping's order."""
+    return [kind for kind, weight in weights.items() if weight > 0]
+
+
+def with_event_weights(events: pl.DataFrame, weights: Mapping[str, float]) -> pl.DataFrame:
+    """Events of the kept kinds with a float32 ``weight`` column (from column ``kind``).
+
+    When every kept kind has the same weight the column is left out: a uniform weight is the
+    plain mean of the losses, and leaving it out keeps training exactly the unweighted one.
+    """
+    kept = {kind: weight for kind, weight in weights.items() if weight > 0}
+    frame = events.filter(pl.col("kind").is_in(list(kept)))
+    if len(set(kept.values())) <= 1:
+        return frame
+    return frame.with_columns(
+        pl.col("kind").replace_strict(kept, return_dtype=pl.Float32).alias("weight"))
 
 
 @dataclass(frozen=True)
@@ -26,12 +81,19 @@ class Sequences:
     """Users' item sequences in time order, items as dense indices 1..N (0 is padding).
 
     ``item_ids[i - 1]`` is the external id of dense item ``i``; ``items[u]`` is the int64 array
-    of user ``user_ids[u]``.
+    of user ``user_ids[u]``. ``weights[u]``, when given, is the float32 training weight of each
+    of those events (same length and order); None means every event counts the same.
     """
 
     user_ids: list[str]
     item_ids: list[str]
     items: list[np.ndarray]
+    weights: list[np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights is not None and [len(w) for w in self.weights] != [
+                len(row) for row in self.items]:
+            raise ValueError("weights must hold one array per user, as long as its items")
 
     @property
     def n_items(self) -> int:
@@ -49,14 +111,17 @@ class Sequences:
         return {item: index for index, item in enumerate(self.item_ids, start=1)}
 
 
-def _build(users: list[str], rows: list[list[str]]) -> Sequences:
+def _build(users: list[str], rows: list[list[str]],
+           weight_rows: list[list[float]] | None = None) -> Sequences:
     """Number items in order of first appearance (users in the given order, then time)."""
     index: dict[str, int] = {}
     items: list[np.ndarray] = []
     for row in rows:
         dense = [index.setdefault(item, len(index) + 1) for item in row]
         items.append(np.asarray(dense, dtype=np.int64))
-    return Sequences(user_ids=users, item_ids=list(index), items=items)
+    weights = None if weight_rows is None else [np.asarray(row, dtype=np.float32)
+                                                for row in weight_rows]
+    return Sequences(user_ids=users, item_ids=list(index), items=items, weights=weights)
 
 
 def load_sequence_file(path: Path | str) -> Sequences:
@@ -99,12 +164,16 @@ def sequences_from_events(frame: pl.DataFrame) -> Sequences:
     file), so equal timestamps keep file order. A user with any null ``occurred_at`` is ordered by
     ``seq`` alone: a clockless event cannot be placed between timed ones, and the file order is
     the only order such a source gives. Users come in order of their first event (lowest seq).
-    Repeated items are kept (a re-purchase is a real next item).
+    Repeated items are kept (a re-purchase is a real next item). An optional ``weight`` column
+    (see ``with_event_weights``) travels with its event into ``Sequences.weights``.
     """
     missing = [name for name in ("user_id", "item_id", "occurred_at", "seq")
                if name not in frame.columns]
     if missing:
         raise ValueError(f"events frame lacks columns {missing}; it has {frame.columns}")
+    weighted = "weight" in frame.columns
+    if weighted and frame.get_column("weight").null_count():
+        raise ValueError("events frame has null weights; give every event a weight >= 0")
     clockless = pl.col("occurred_at").is_null().any().over("user_id")
     ordered = (
         frame.select(
@@ -113,14 +182,16 @@ def sequences_from_events(frame: pl.DataFrame) -> Sequences:
             pl.when(clockless).then(None).otherwise(pl.col("occurred_at")).alias("_time"),
             pl.col("seq"),
             pl.col("seq").min().over("user_id").alias("_first"),
+            *([pl.col("weight").cast(pl.Float32)] if weighted else []),
         )
         .sort(["_first", "user_id", "_time", "seq"], nulls_last=False)
         .group_by("user_id", maintain_order=True)
-        .agg(pl.col("item_id"))
+        .agg(pl.col("item_id"), *([pl.col("weight")] if weighted else []))
     )
     users = ordered.get_column("user_id").to_list()
     rows = ordered.get_column("item_id").to_list()
-    return _build(users, rows)
+    weights = ordered.get_column("weight").to_list() if weighted else None
+    return _build(users, rows, weights)
 
 
 @dataclass(frozen=True)
@@ -130,6 +201,7 @@ class LeaveOneOutSplit:
     For evaluated user ``users[e]``: validation history = ``train[users[e]]``, target
     ``valid_target[e]``; test history = that prefix plus the validation item, target
     ``test_target[e]``. Users with fewer than 3 items are wholly in ``train`` and not evaluated.
+    ``train_weights[u]`` weighs the events of ``train[u]`` in training; targets carry no weight.
     """
 
     n_items: int
@@ -137,6 +209,7 @@ class LeaveOneOutSplit:
     users: np.ndarray
     valid_target: np.ndarray
     test_target: np.ndarray
+    train_weights: list[np.ndarray] | None = None
 
     def valid_histories(self) -> list[np.ndarray]:
         """What a model may see when predicting the validation target."""
@@ -149,7 +222,10 @@ class LeaveOneOutSplit:
 
 
 def leave_one_out(seqs: Sequences) -> LeaveOneOutSplit:
-    """Split each user's sequence: last item test, second-to-last validation, rest training."""
+    """Split each user's sequence: last item test, second-to-last validation, rest training.
+
+    The training prefixes keep their events' weights; the two held-out items drop theirs.
+    """
     train: list[np.ndarray] = []
     users: list[int] = []
     valid: list[int] = []
@@ -162,10 +238,13 @@ def leave_one_out(seqs: Sequences) -> LeaveOneOutSplit:
         users.append(user)
         valid.append(int(row[-2]))
         test.append(int(row[-1]))
+    train_weights = None if seqs.weights is None else [
+        weights[:len(prefix)] for weights, prefix in zip(seqs.weights, train, strict=True)]
     return LeaveOneOutSplit(
         n_items=seqs.n_items,
         train=train,
         users=np.asarray(users, dtype=np.int64),
         valid_target=np.asarray(valid, dtype=np.int64),
         test_target=np.asarray(test, dtype=np.int64),
+        train_weights=train_weights,
     )

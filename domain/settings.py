@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.sequences import DEFAULT_EVENT_WEIGHTS, check_event_weights
 
 
 class Settings(BaseSettings):
@@ -44,6 +46,17 @@ class Settings(BaseSettings):
                                      "runs monitoring between daily runs; unset for never.")
     max_workers: int | None = Field(default=None, ge=1, description="Threads or processes "
                                     "for mapped tasks; Prefect's default when unset.")
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS), description="Event kind -> "
+        "weight of the recommender's training loss, as JSON in the environment "
+        "(SENTREC_EVENT_WEIGHTS='{\"purchase\": 3, \"view\": 1}'). A kind weighted 0 or "
+        "left out is not in the sequences; by default every kind but return counts 1.")
+
+    @field_validator("event_weights")
+    @classmethod
+    def _known_kinds_and_non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        """Refuse an unknown kind or a negative weight when settings are read, not mid-run."""
+        return check_event_weights(value)
 
     @property
     def resolved_database_url(self) -> str:

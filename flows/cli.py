@@ -346,20 +346,48 @@ def score(chunk_size: Annotated[int, typer.Option(min=10)] = 2_000) -> None:
                   f"in {result['chunks']} chunks")
 
 
+def _parse_weights(options: list[str]) -> dict[str, float]:
+    """``KIND=W`` options as a mapping; a malformed one raises ValueError saying which."""
+    weights: dict[str, float] = {}
+    for option in options:
+        kind, sep, value = option.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not kind.strip() or number is None:
+            raise ValueError(f"--weight {option!r} is not KIND=W with W a number "
+                             "(e.g. --weight purchase=3 --weight view=0)")
+        weights[kind.strip()] = number
+    return weights
+
+
 @train_app.command("recommender")
 def train_recommender_command(
     source: Annotated[str | None, typer.Option(help="Events source to learn from; needed "
                                                "when the store holds several.")] = None,
     max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 10.0,
     seed: int = 0,
+    weight: Annotated[list[str] | None, typer.Option(
+        "--weight", metavar="KIND=W", help="Weight of an event kind in training, repeatable; "
+        "overrides that kind in SENTREC_EVENT_WEIGHTS, 0 leaves the kind out.")] = None,
 ) -> None:
     """Train the sequential recommender; it goes live only if it wins on validation."""
+    from domain.sequences import check_event_weights
     from flows.recommend_flows import train_recommender_flow
 
+    settings = Settings()
+    try:
+        # Checked here too so that a bad option fails before a flow run starts.
+        weights = check_event_weights({**settings.event_weights, **_parse_weights(weight or [])})
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
     with console.status("training the recommender"):
         try:
-            result = train_recommender_flow(settings=Settings(), source=source,
-                                            max_minutes=max_minutes, seed=seed)
+            result = train_recommender_flow(settings=settings, source=source,
+                                            max_minutes=max_minutes, seed=seed,
+                                            weights=weights)
         except ValueError as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(code=2) from exc
@@ -440,13 +468,23 @@ def deploy(dry_run: Annotated[bool, typer.Option(
 
 
 def run() -> None:
-    """The ``sentrec`` entry point: a store that needs migrating is a one-line error."""
+    """The ``sentrec`` entry point: a bad setting or a store that needs migrating is a short
+    error with exit code 2, not a traceback."""
+    from pydantic import ValidationError
+
     from flows.runtime import StoreNotReadyError
 
     try:
         app()
     except StoreNotReadyError as exc:
         console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        for problem in exc.errors():
+            name = "SENTREC_" + "_".join(str(part) for part in problem["loc"][:1]).upper()
+            console.print(f"[red]error:[/] setting {name}: {problem['msg']}")
         raise SystemExit(2) from exc
 
 

@@ -1,17 +1,19 @@
 """Training the recommender and publishing recommendations, as plain functions.
 
-Training: the events of one source become per-user sequences (time order, file order for ties),
-split leave-one-out; SASRec trains on the prefixes and early-stops on validation NDCG@10, the
-metric champion and challenger are compared on. Publishing: the active model's item vectors go
-into a FAISS index, every user's state queries it in batches, business rules filter the
-candidates, and the whole set is activated in one transaction.
+Training: the events of one source become per-user sequences (time order, file order for ties)
+of the kinds the event weights keep, each event carrying its kind's weight, split leave-one-out;
+SASRec trains on the prefixes, each position's loss weighted by its target event, and
+early-stops on validation NDCG@10 (unweighted), the metric champion and challenger are compared
+on. Publishing: the active model's item vectors go into a FAISS index, every user's state
+queries it in batches, business rules filter the candidates, and the whole set is activated in
+one transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +24,15 @@ import polars as pl
 from sqlalchemy import Engine
 
 from domain.ranking import RankingRules, apply_rules
-from domain.sequences import Sequences, leave_one_out, sequences_from_events
+from domain.sequences import (
+    DEFAULT_EVENT_WEIGHTS,
+    Sequences,
+    check_event_weights,
+    kept_kinds,
+    leave_one_out,
+    sequences_from_events,
+    with_event_weights,
+)
 from storage.events import event_sources, load_events
 from storage.registry import (
     RECOMMENDER,
@@ -36,8 +46,8 @@ from storage.registry import register_version as register
 log = logging.getLogger(__name__)
 
 PRIMARY_METRIC = "valid_ndcg@10"
-# Returns are not a wish for the item: they are left out of sequences unless asked for.
-DEFAULT_KINDS = ["view", "click", "cart", "purchase", "rate", "interact"]
+# The kinds the default event weights keep (returns are left out unless weighted in).
+DEFAULT_KINDS = kept_kinds(DEFAULT_EVENT_WEIGHTS)
 
 
 @dataclass(frozen=True)
@@ -65,27 +75,43 @@ def pick_source(engine: Engine, source: str | None) -> str:
     return next(iter(sources))
 
 
-def load_sequences(engine: Engine, source: str, kinds: list[str]) -> Sequences:
+def load_sequences(engine: Engine, source: str, weights: Mapping[str, float]) -> Sequences:
+    """One source's sequences of the kinds ``weights`` keeps, each event carrying its weight."""
+    kinds = kept_kinds(weights)
     events = load_events(engine=engine, source=source, kinds=kinds)
     if events.is_empty():
-        raise ValueError(f"source {source!r} has no events of kinds {kinds}")
-    return sequences_from_events(events)
+        raise ValueError(f"source {source!r} has no events of kinds {kinds}; weigh in the "
+                         "kinds it has (--weight KIND=W or SENTREC_EVENT_WEIGHTS)")
+    return sequences_from_events(with_event_weights(events, weights))
+
+
+def version_weights(params: Mapping[str, Any]) -> dict[str, float]:
+    """The event weights a registered version was trained with.
+
+    Versions registered before weights existed stored a list of ``kinds``, each counting once.
+    """
+    weights = params.get("weights") or {kind: 1.0 for kind in params["kinds"]}
+    return {str(kind): float(weight) for kind, weight in weights.items()}
 
 
 def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = None,
-                      kinds: list[str] | None = None, max_minutes: float = 10.0,
+                      weights: Mapping[str, float] | None = None, max_minutes: float = 10.0,
                       seed: int = 0, config: dict[str, Any] | None = None,
                       device: str = "auto") -> RecommenderOutcome:
-    """Train SASRec on one source's events, register it, and promote it if it wins."""
+    """Train SASRec on one source's events, register it, and promote it if it wins.
+
+    ``weights`` (kind -> weight, default ``DEFAULT_EVENT_WEIGHTS``) picks the event kinds and
+    weighs each position's training loss; it is stored with the version.
+    """
     from models.checkpoint import save_checkpoint
     from models.rec_eval import evaluate_split
     from models.rec_train import SASRecScorer, train_sasrec
     from models.sasrec import SASRecConfig
     from models.training import TrainConfig
 
+    weights = check_event_weights(DEFAULT_EVENT_WEIGHTS if weights is None else weights)
     source = pick_source(engine, source)
-    kinds = kinds or DEFAULT_KINDS
-    seqs = load_sequences(engine, source, kinds)
+    seqs = load_sequences(engine, source, weights)
     split = leave_one_out(seqs)
     if len(split.users) == 0:
         raise ValueError(f"no user of {source!r} has the 3 events leave-one-out needs")
@@ -102,10 +128,10 @@ def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = 
     path = models_dir / f"recommender-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = save_checkpoint(path, model=model.cpu(), config=model_config,
                              extra={"item_ids": seqs.item_ids, "source": source,
-                                    "kinds": kinds, "metrics": metrics})
+                                    "weights": weights, "metrics": metrics})
     version = register(engine=engine, name=RECOMMENDER, eval_set=eval_set,
                        primary_metric=PRIMARY_METRIC, metrics=metrics,
-                       params={"source": source, "kinds": kinds, "seed": seed,
+                       params={"source": source, "weights": weights, "seed": seed,
                                **{k: v for k, v in model_config.__dict__.items()}},
                        artifact_path=str(path), sha256=sha256)
     promotion = promote_if_better(engine=engine, version_id=version.id,
@@ -116,10 +142,13 @@ def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = 
 
 
 def _eval_set(source: str, seqs: Sequences) -> str:
+    """Names the held-out data: each user's last two items, by external id (stable across
+    processes, unlike ``hash``), so two trainings on the same events compare directly."""
     digest = hashlib.sha1()
     for user, items in zip(seqs.user_ids, seqs.items, strict=True):
         digest.update(user.encode())
-        digest.update(np.asarray([hash(seqs.item_ids[i - 1]) for i in items[-2:]]).tobytes())
+        digest.update("\x1f".join(seqs.item_ids[i - 1] for i in items[-2:]).encode())
+        digest.update(b"\x1e")
     return f"{source}-loo:{len(seqs.user_ids)}:{seqs.n_items}:{digest.hexdigest()[:12]}"
 
 

@@ -20,6 +20,7 @@ from flows.recommend import (
     recommend_batch,
     train_recommender,
     user_batches,
+    version_weights,
 )
 from flows.runtime import ready_engine, task_runner
 from storage.recsets import (
@@ -37,9 +38,11 @@ ANCHORS = ("Published full-ranking anchors on MovieLens-1M (NDCG@10 / HR@10): or
 
 @flow(name="train-recommender")
 def train_recommender_flow(settings: Settings | None = None, source: str | None = None,
-                           max_minutes: float = 10.0, seed: int = 0) -> dict[str, Any]:
+                           max_minutes: float = 10.0, seed: int = 0,
+                           weights: dict[str, float] | None = None) -> dict[str, Any]:
     """Train SASRec on one source's events; it goes live only if it beats the active model
-    on the same validation split. The artifact shows it beside in-project baselines."""
+    on the same validation split. The artifact shows it beside in-project baselines.
+    ``weights`` (event kind -> weight) default to the settings' ``event_weights``."""
     from domain.sequences import leave_one_out
     from models.rec_baselines import MostPop, RecentPop
     from models.rec_eval import evaluate_split
@@ -48,9 +51,10 @@ def train_recommender_flow(settings: Settings | None = None, source: str | None 
     engine = ready_engine(settings)
     outcome = train_recommender(engine=engine, models_dir=settings.home / "models",
                                 source=source, max_minutes=max_minutes, seed=seed,
+                                weights=settings.event_weights if weights is None else weights,
                                 device=settings.device)
     params = outcome.version.params
-    split = leave_one_out(load_sequences(engine, params["source"], params["kinds"]))
+    split = leave_one_out(load_sequences(engine, params["source"], version_weights(params)))
     rows = [f"| SASRec v{outcome.version.version} | {outcome.metrics['valid_ndcg@10']:.4f} | "
             f"{outcome.metrics['test_ndcg@10']:.4f} | {outcome.metrics['test_hr@10']:.4f} |"]
     for name, baseline in (("MostPop", MostPop()), ("RecentPop", RecentPop())):
@@ -90,7 +94,7 @@ def _load_locked(version: VersionInfo, settings: Settings) -> tuple[Any, list[st
         model, item_ids = load_model(version)
         index = load_index(index_path(version), model_version_id=version.id, use_gpu=False)
         seqs = load_sequences(ready_engine(settings), version.params["source"],
-                              version.params["kinds"])
+                              version_weights(version.params))
         _CACHE[version.id] = (model, item_ids, index, seqs)
     return _CACHE[version.id]
 
@@ -118,7 +122,7 @@ def publish_recommendations(settings: Settings | None = None, k: int = 100,
         raise RuntimeError("no recommender is active: run `sentrec train recommender` first")
     started = time.perf_counter()
     build_item_index(version)
-    seqs = load_sequences(engine, version.params["source"], version.params["kinds"])
+    seqs = load_sequences(engine, version.params["source"], version_weights(version.params))
     set_id = create_set(engine=engine, model_version_id=version.id, k=k)
     try:
         batches = user_batches(len(seqs.user_ids), batch_users)

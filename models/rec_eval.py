@@ -2,7 +2,8 @@
 
 A scorer maps users' histories to a (B, N+1) score matrix (column 0 is padding). SASRec and the
 baselines all go through the same function, so their figures are measured the same way: every
-item ranked, history items masked, the target never masked (``domain.rec_metrics``).
+item ranked, history items masked; a target that repeats a history item stays masked and
+counts as a miss (``domain.rec_metrics``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def evaluate_ranking(scorer: Scorer, histories: Sequence[np.ndarray], targets: n
         if scores.shape != (len(target), n_items + 1):
             raise ValueError(f"scorer returned shape {scores.shape}, expected "
                              f"{(len(target), n_items + 1)}")
-        rec_metrics.mask_seen(scores, part, target)
-        ranks.append(rec_metrics.target_ranks(scores, target))
+        repeat = rec_metrics.mask_seen(scores, part, target)
+        rank = rec_metrics.target_ranks(scores, target)
+        rank[repeat] = n_items  # a target the user already has is never recommended: a miss
+        ranks.append(rank)
         if with_coverage:
             top_lists.append(rec_metrics.top_k_items(scores, k))
     all_ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)

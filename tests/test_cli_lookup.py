@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -40,3 +41,22 @@ def test_recommend_prints_the_active_list(tmp_path: Path,
     stranger = runner.invoke(app, ["recommend", "stranger", "--k", "1"])
     assert stranger.exit_code == 0
     assert "recent popularity" in stranger.output and "pop1" in stranger.output
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("SENTREC_TASK_RUNNER", "fibers", "setting SENTREC_TASK_RUNNER"),
+    ("SENTREC_EVENT_WEIGHTS", '{"purchase": -1}', "setting SENTREC_EVENT_WEIGHTS"),
+])
+def test_a_bad_setting_is_a_short_error(variable: str, value: str, message: str,
+                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import run
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path))
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(sys, "argv", ["sentrec", "recommend", "u1"])
+    with pytest.raises(SystemExit) as stopped:
+        run()
+    assert stopped.value.code == 2
+    out = capsys.readouterr().out
+    assert message in out and "Traceback" not in out

@@ -13,13 +13,23 @@ from models.rec_eval import evaluate_ranking
 NEG = -np.inf
 
 
-def test_mask_seen_hides_history_and_padding_but_never_the_target() -> None:
+def test_mask_seen_hides_history_and_padding_and_flags_repeat_targets() -> None:
     scores = np.array([[9.0, 1.0, 2.0, 3.0, 4.0],
                        [9.0, 5.0, 6.0, 7.0, 8.0]], dtype=np.float32)
     histories = [np.array([1, 3]), np.array([2, 4])]
-    targets = np.array([2, 4])  # user 1's target repeats a history item: it stays rankable
-    rec_metrics.mask_seen(scores, histories, targets)
-    assert scores.tolist() == [[NEG, NEG, 2.0, NEG, 4.0], [NEG, 5.0, NEG, 7.0, 8.0]]
+    targets = np.array([2, 4])  # user 1's target repeats a history item: masked too
+    repeat = rec_metrics.mask_seen(scores, histories, targets)
+    assert scores.tolist() == [[NEG, NEG, 2.0, NEG, 4.0], [NEG, 5.0, NEG, 7.0, NEG]]
+    assert repeat.tolist() == [False, True]
+
+
+def test_a_repeat_target_is_a_miss_even_when_the_model_ranks_it_first() -> None:
+    def scorer(histories: list[np.ndarray]) -> np.ndarray:
+        return np.array([[0.0, 9.0, 1.0, 2.0], [0.0, 1.0, 9.0, 5.0]], dtype=np.float32)
+
+    report = evaluate_ranking(scorer, [np.array([1]), np.array([2])], np.array([1, 3]),
+                              n_items=3, k=1)
+    assert report.hit_rate == 0.5  # user 0 already has item 1; user 1's item 3 ranks first
 
 
 def test_target_ranks_count_higher_items_and_ties_of_lower_index() -> None:

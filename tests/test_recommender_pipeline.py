@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from domain.ranking import RankingRules
 from domain.records import Stream
+from domain.sequences import DEFAULT_EVENT_WEIGHTS
 from flows.ingestion import ingest_file
 from flows.recommend import (
     build_item_index,
@@ -17,6 +18,7 @@ from flows.recommend import (
     recent_popularity,
     recommend_batch,
     train_recommender,
+    version_weights,
 )
 from models.index import load_index
 from storage.registry import active_version
@@ -43,10 +45,11 @@ def test_train_publish_batch_and_cold_start(engine: Engine, tmp_path: Path) -> N
     assert 0.0 <= outcome.metrics["test_ndcg@10"] <= 1.0
     version = active_version(engine=engine, name="recommender")
     assert version is not None and version.params["source"] == "e"
+    assert version.params["weights"] == DEFAULT_EVENT_WEIGHTS
     path = build_item_index(version)
     index = load_index(path, model_version_id=version.id)
     model, item_ids = load_model(version)
-    seqs = load_sequences(engine, "e", version.params["kinds"])
+    seqs = load_sequences(engine, "e", version_weights(version.params))
     frame = recommend_batch(model=model, index=index, seqs=seqs, item_ids=item_ids, start=0,
                             end=5, k=10, rules=RankingRules(exclude=frozenset({"i0"})))
     assert frame["user_id"].n_unique() == 5

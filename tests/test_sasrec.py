@@ -112,3 +112,117 @@ def test_bf16_matmul_loss_stays_close_to_float32() -> None:
     assert fast.dtype == torch.float32 and fast_grad.dtype == torch.float32
     torch.testing.assert_close(fast, exact, rtol=1e-2, atol=0.0)
     assert (fast_grad - exact_grad).norm() / exact_grad.norm() < 2e-2
+
+
+def _weighted_case(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                           torch.Tensor]:
+    """600 positions (several CPU chunks), some padding, weights spread over [0, 4)."""
+    torch.manual_seed(seed)
+    hidden = torch.randn(3, 200, 16, requires_grad=True)
+    vectors = torch.randn(N_ITEMS + 1, 16, requires_grad=True)
+    targets = torch.randint(1, N_ITEMS + 1, (3, 200))
+    targets[0, :50] = 0
+    weights = torch.rand(3, 200) * 4
+    weights[1, :10] = 0.0  # a weight-0 position contributes nothing
+    return hidden, vectors, targets, weights
+
+
+def _loss_and_grads(loss: torch.Tensor, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return (loss.detach(), *torch.autograd.grad(loss, inputs))
+
+
+def _weighted_reference(hidden: torch.Tensor, vectors: torch.Tensor, targets: torch.Tensor,
+                        weights: torch.Tensor) -> torch.Tensor:
+    real = targets > 0
+    losses = F.cross_entropy(hidden[real] @ vectors[1:].T, targets[real] - 1, reduction="none")
+    return (weights[real] * losses).sum() / weights[real].sum()
+
+
+def test_weighted_full_softmax_matches_weighted_cross_entropy_value_and_gradients() -> None:
+    hidden, vectors, targets, weights = _weighted_case()
+    got = _loss_and_grads(full_softmax_loss(hidden, targets, vectors, weights=weights),
+                          hidden, vectors)
+    want = _loss_and_grads(_weighted_reference(hidden, vectors, targets, weights),
+                           hidden, vectors)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    plain = full_softmax_loss(hidden, targets, vectors)
+    assert abs(float(got[0]) - float(plain.detach())) > 1e-3  # the weights changed the loss
+    assert torch.count_nonzero(got[2][0]) == 0  # padding is still not a class
+
+
+def test_weighted_full_softmax_gradients_match_finite_differences() -> None:
+    # gradcheck itself cannot run: it calls backward twice on one graph, and the chunked loss
+    # frees its saved softmax after the first (by design, to save memory).
+    torch.manual_seed(0)
+    hidden = torch.randn(2, 4, 5, dtype=torch.float64, requires_grad=True)
+    vectors = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([[0, 1, 2, 6], [3, 3, 5, 4]])
+    weights = torch.tensor([[0.0, 1.0, 2.5, 0.5], [3.0, 1.0, 0.0, 2.0]], dtype=torch.float64)
+
+    def loss_of(h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return full_softmax_loss(h, targets, v, weights=weights)
+
+    analytic = torch.autograd.grad(loss_of(hidden, vectors), (hidden, vectors))
+    eps = 1e-6
+    with torch.no_grad():
+        for tensor, grad in zip((hidden, vectors), analytic, strict=True):
+            numeric = torch.empty_like(tensor)
+            for index in range(tensor.numel()):
+                flat = tensor.view(-1)
+                flat[index] += eps
+                up = loss_of(hidden, vectors)
+                flat[index] -= 2 * eps
+                down = loss_of(hidden, vectors)
+                flat[index] += eps
+                numeric.view(-1)[index] = (up - down) / (2 * eps)
+            torch.testing.assert_close(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_weights_of_one_give_exactly_the_unweighted_loss_and_gradients() -> None:
+    hidden, vectors, targets, _ = _weighted_case()
+    ones = torch.ones(targets.shape)
+    weighted = _loss_and_grads(full_softmax_loss(hidden, targets, vectors, weights=ones),
+                               hidden, vectors)
+    plain = _loss_and_grads(full_softmax_loss(hidden, targets, vectors), hidden, vectors)
+    for a, b in zip(weighted, plain, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_weighted_sampled_softmax_matches_weighted_cross_entropy() -> None:
+    hidden, vectors, targets, weights = _weighted_case()
+    log_q = torch.full((N_ITEMS + 1,), -torch.log(torch.tensor(float(N_ITEMS))).item())
+    negatives = torch.arange(1, N_ITEMS + 1)  # every item: the sampled loss is the full one
+    got = _loss_and_grads(sampled_softmax_loss(hidden, targets, vectors, negatives, log_q,
+                                                weights=weights), hidden, vectors)
+    want = _loss_and_grads(_weighted_reference(hidden, vectors, targets, weights),
+                           hidden, vectors)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+    ones = sampled_softmax_loss(hidden, targets, vectors, negatives, log_q,
+                                weights=torch.ones(targets.shape))
+    torch.testing.assert_close(ones, sampled_softmax_loss(hidden, targets, vectors, negatives,
+                                                          log_q))
+
+
+def test_all_zero_weights_give_zero_loss_not_nan() -> None:
+    hidden, vectors, targets, _ = _weighted_case()
+    zeros = torch.zeros(targets.shape)
+    loss, grad_h, grad_v = _loss_and_grads(
+        full_softmax_loss(hidden, targets, vectors, weights=zeros), hidden, vectors)
+    assert float(loss) == 0.0
+    assert torch.count_nonzero(grad_h) == 0 and torch.count_nonzero(grad_v) == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the fused CUDA path needs a GPU")
+def test_weighted_full_softmax_on_cuda_matches_weighted_cross_entropy() -> None:
+    hidden, vectors, targets, weights = _weighted_case()
+    hidden = hidden.detach().cuda().requires_grad_()
+    vectors = vectors.detach().cuda().requires_grad_()
+    targets, weights = targets.cuda(), weights.cuda()
+    got = _loss_and_grads(full_softmax_loss(hidden, targets, vectors, weights=weights),
+                          hidden, vectors)
+    want = _loss_and_grads(_weighted_reference(hidden, vectors, targets, weights),
+                           hidden, vectors)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
