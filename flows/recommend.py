@@ -104,7 +104,9 @@ def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = 
     weighs each position's training loss; it is stored with the version.
     """
     from models.checkpoint import save_checkpoint
+    from models.device import cpu_has_fast_bf16
     from models.rec_eval import evaluate_split
+    from models.rec_recipes import recipe_for
     from models.rec_train import SASRecScorer, train_sasrec
     from models.sasrec import SASRecConfig
     from models.training import TrainConfig
@@ -115,10 +117,15 @@ def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = 
     split = leave_one_out(seqs)
     if len(split.users) == 0:
         raise ValueError(f"no user of {source!r} has the 3 events leave-one-out needs")
-    model_config = SASRecConfig(n_items=seqs.n_items, **(config or {}))
-    train_config = TrainConfig(max_seconds=max_minutes * 60, seed=seed, device=device,
-                               patience=3)
-    model, result = train_sasrec(split, model_config, train_config)
+    # Settings from the data's history lengths, as in bench/rec_quality.py; ``config``
+    # overrides the model's shape.
+    recipe = recipe_for(split)
+    model_config = SASRecConfig(n_items=seqs.n_items, **(recipe.model | (config or {})))
+    train_config = TrainConfig(max_epochs=1000, max_seconds=max_minutes * 60, seed=seed,
+                               device=device, **recipe.train)
+    log.info("recommender: %s (%s)", recipe.regime, "; ".join(recipe.notes))
+    model, result = train_sasrec(split, model_config, train_config,
+                                 batch_size=recipe.batch_size, bf16_matmul=cpu_has_fast_bf16())
     test = evaluate_split(SASRecScorer(model), split, "test")
     metrics = {PRIMARY_METRIC: float(result.best_metric), "test_ndcg@10": float(test.ndcg),
                "test_hr@10": float(test.hit_rate), "users": float(len(seqs.user_ids)),
@@ -132,7 +139,9 @@ def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = 
     version = register(engine=engine, name=RECOMMENDER, eval_set=eval_set,
                        primary_metric=PRIMARY_METRIC, metrics=metrics,
                        params={"source": source, "weights": weights, "seed": seed,
-                               **{k: v for k, v in model_config.__dict__.items()}},
+                               **{k: v for k, v in model_config.__dict__.items()},
+                               "regime": recipe.regime, "batch_size": recipe.batch_size,
+                               **recipe.train},
                        artifact_path=str(path), sha256=sha256)
     promotion = promote_if_better(engine=engine, version_id=version.id,
                                   champion_rescored=_rescore_champion(engine, eval_set, seqs))

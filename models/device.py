@@ -32,3 +32,13 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     logger.debug("seeded python, numpy and torch with %d", seed)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX).
+
+    Without it bfloat16 matrix products are emulated and slower than float32, so the CPU
+    softmax loss only takes bf16 inputs where this is true.
+    """
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
