@@ -13,6 +13,7 @@ item counts the same, so models trained with different weights stay comparable.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -196,12 +197,16 @@ def sequences_from_events(frame: pl.DataFrame) -> Sequences:
 
 @dataclass(frozen=True)
 class LeaveOneOutSplit:
-    """Training prefixes for every user; validation and test targets for evaluated users.
+    """What models fit on, and validation and test targets for evaluated users.
 
-    For evaluated user ``users[e]``: validation history = ``train[users[e]]``, target
-    ``valid_target[e]``; test history = that prefix plus the validation item, target
-    ``test_target[e]``. Users with fewer than 3 items are wholly in ``train`` and not evaluated.
-    ``train_weights[u]`` weighs the events of ``train[u]`` in training; targets carry no weight.
+    For evaluated user ``users[e]`` the test target is ``test_target[e]`` and the test history
+    everything before it. Validation (model selection, early stopping, champion/challenger)
+    uses the users flagged in ``validated``: history ``train[users[e]]``, target
+    ``valid_target[e]``. A user not flagged has the validation item in ``train`` instead, so
+    the model learns from every user's latest-but-one event; ``validated=None`` flags every
+    evaluated user (the protocol of SASRec and gSASRec's papers, where no model trains on it).
+    Users with fewer than 3 items are wholly in ``train`` and not evaluated. ``train_weights[u]``
+    weighs the events of ``train[u]`` in training; targets carry no weight.
     """
 
     n_items: int
@@ -210,41 +215,67 @@ class LeaveOneOutSplit:
     valid_target: np.ndarray
     test_target: np.ndarray
     train_weights: list[np.ndarray] | None = None
+    validated: np.ndarray | None = None  # (len(users),) bool; None = all
+
+    def _validated(self) -> np.ndarray:
+        return np.ones(len(self.users), dtype=bool) if self.validated is None else self.validated
 
     def valid_histories(self) -> list[np.ndarray]:
-        """What a model may see when predicting the validation target."""
-        return [self.train[user] for user in self.users]
+        """What a model may see when predicting each validated user's validation target."""
+        return [self.train[user] for user in self.users[self._validated()]]
+
+    def valid_targets(self) -> np.ndarray:
+        """The validation targets, aligned with ``valid_histories``."""
+        targets: np.ndarray = self.valid_target[self._validated()]
+        return targets
 
     def test_histories(self) -> list[np.ndarray]:
         """What a model may see when predicting the test target (validation item included)."""
-        return [np.append(self.train[user], target)
-                for user, target in zip(self.users, self.valid_target, strict=True)]
+        return [np.append(self.train[user], target) if held else self.train[user]
+                for user, target, held in zip(self.users, self.valid_target, self._validated(),
+                                              strict=True)]
 
 
-def leave_one_out(seqs: Sequences) -> LeaveOneOutSplit:
+def _user_key(user_id: str, seed: int) -> int:
+    digest = hashlib.blake2b(user_id.encode(), digest_size=8, key=str(seed).encode())
+    return int.from_bytes(digest.digest(), "big")
+
+
+def leave_one_out(seqs: Sequences, *, validation_users: int | None = None,
+                  seed: int = 0) -> LeaveOneOutSplit:
     """Split each user's sequence: last item test, second-to-last validation, rest training.
 
-    The training prefixes keep their events' weights; the two held-out items drop theirs.
+    ``validation_users`` keeps the validation item out of training for that many evaluated
+    users only (chosen by a hash of their id keyed with ``seed``); the others train on it.
+    None holds it out for all. The training sequences keep their events' weights; held-out
+    items drop theirs.
     """
+    evaluated = [user for user, row in enumerate(seqs.items) if len(row) >= MIN_EVALUATED_LENGTH]
+    validated = np.ones(len(evaluated), dtype=bool)
+    if validation_users is not None and validation_users < 1:
+        raise ValueError(f"validation_users must be at least 1, not {validation_users}")
+    if validation_users is not None and validation_users < len(evaluated):
+        # The users whose keyed hash is smallest: the same users stay in validation as the
+        # store grows, so a champion never trained on the items its challenger is judged by.
+        keys = [_user_key(seqs.user_ids[user], seed) for user in evaluated]
+        validated[:] = False
+        validated[np.argsort(keys, kind="stable")[:validation_users]] = True
+    held = dict(zip(evaluated, validated.tolist(), strict=True))
     train: list[np.ndarray] = []
-    users: list[int] = []
-    valid: list[int] = []
-    test: list[int] = []
     for user, row in enumerate(seqs.items):
-        if len(row) < MIN_EVALUATED_LENGTH:
+        if user not in held:
             train.append(row)
-            continue
-        train.append(row[:-2])
-        users.append(user)
-        valid.append(int(row[-2]))
-        test.append(int(row[-1]))
+        else:
+            train.append(row[:-2] if held[user] else row[:-1])
+    rows = [seqs.items[user] for user in evaluated]
     train_weights = None if seqs.weights is None else [
         weights[:len(prefix)] for weights, prefix in zip(seqs.weights, train, strict=True)]
     return LeaveOneOutSplit(
         n_items=seqs.n_items,
         train=train,
-        users=np.asarray(users, dtype=np.int64),
-        valid_target=np.asarray(valid, dtype=np.int64),
-        test_target=np.asarray(test, dtype=np.int64),
+        users=np.asarray(evaluated, dtype=np.int64),
+        valid_target=np.asarray([int(row[-2]) for row in rows], dtype=np.int64),
+        test_target=np.asarray([int(row[-1]) for row in rows], dtype=np.int64),
         train_weights=train_weights,
+        validated=None if validated.all() else validated,
     )

@@ -76,7 +76,7 @@ def evaluate_split(scorer: Scorer, split: LeaveOneOutSplit, stage: Stage, *, k: 
                    batch_size: int = 1024, with_coverage: bool = True) -> RankingReport:
     """Validation: history = training prefix. Test: training prefix + validation item."""
     if stage == "valid":
-        histories, targets = split.valid_histories(), split.valid_target
+        histories, targets = split.valid_histories(), split.valid_targets()
     else:
         histories, targets = split.test_histories(), split.test_target
     return evaluate_ranking(scorer, histories, targets, n_items=split.n_items, k=k,

@@ -12,6 +12,7 @@ import pytest
 from domain.errors import MalformedFileError
 from domain.sequences import (
     DEFAULT_EVENT_WEIGHTS,
+    Sequences,
     check_event_weights,
     leave_one_out,
     load_sequence_file,
@@ -197,3 +198,27 @@ def test_bad_event_weights_are_refused_naming_the_entry(weights: dict[str, float
 def test_event_weights_may_weigh_returns_in() -> None:
     assert check_event_weights({"purchase": 3, "return": 0.5}) == {"purchase": 3.0,
                                                                     "return": 0.5}
+
+
+def test_validation_users_train_the_others_on_their_validation_item() -> None:
+    seqs = Sequences(user_ids=["a", "b", "c", "d"], item_ids=[str(i) for i in range(1, 13)],
+                     items=[np.array([1, 2, 3, 4]), np.array([5, 6, 7]), np.array([8, 9]),
+                            np.array([10, 11, 12])])
+    full = leave_one_out(seqs)
+    split = leave_one_out(seqs, validation_users=1)
+    assert split.users.tolist() == full.users.tolist() == [0, 1, 3]  # c is too short
+    assert split.validated is not None and split.validated.sum() == 1
+    held = int(split.users[split.validated][0])
+    # The validated user keeps the plain prefix; the others also train on their 2nd-to-last.
+    for user, row in enumerate(seqs.items):
+        expected = row[:-2] if user == held else row if user == 2 else row[:-1]
+        assert split.train[user].tolist() == expected.tolist()
+    assert _items(split.valid_histories()) == [seqs.items[held][:-2].tolist()]
+    assert split.valid_targets().tolist() == [seqs.items[held][-2]]
+    # Test histories are the same whichever users validate: everything before the last item.
+    assert _items(split.test_histories()) == _items(full.test_histories())
+    assert split.test_target.tolist() == full.test_target.tolist()
+    # The choice depends on the user ids, not on their order or on who else is there.
+    assert leave_one_out(seqs, validation_users=1).validated.tolist() == \
+        split.validated.tolist()
+    assert leave_one_out(seqs, validation_users=3).validated is None
