@@ -90,14 +90,19 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
              "already ingested" if s["skipped"] else "loaded") for s in summaries]
     table = Table(title="ingest batches")
     numeric = {"batch", "read", "loaded", "rejected", "duplicate", "labels", "items"}
-    for index, column in enumerate(("batch", "file", "source", "format", "read", "loaded",
-                                    "rejected", "duplicate", "labels", "items", "status")):
-        # Counts are never cut short on a narrow terminal; names may be.
-        width = max(len(column), *(len(r[index]) for r in rows)) if column in numeric else None
+    columns = ("batch", "file", "source", "format", "read", "loaded", "rejected", "duplicate",
+               "labels", "items", "status")
+    # Label and item counts only where a file carries them, so the table fits 80 columns.
+    shown = [i for i, column in enumerate(columns)
+             if column not in ("labels", "items") or any(r[i] != "0" for r in rows)]
+    for index in shown:
+        column = columns[index]
+        # Counts are never cut short on a narrow terminal; names wrap.
+        width = max(len(column), *(len(r[index]) for r in rows)) if column in numeric else 4
         table.add_column(column, justify="right" if column in numeric else "left",
-                         min_width=width, no_wrap=column in numeric)
+                         min_width=width, no_wrap=column in numeric, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(row[i] for i in shown))
     console.print(table)
 
 

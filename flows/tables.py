@@ -22,9 +22,10 @@ def recommendations_table(engine: Engine, user_id: str, k: int) -> tuple[Lookup,
     if found.cold_start:
         title += " (unknown user: recent popularity)"
     table = Table(title=title)
-    for column in ("rank", "item", "title", "score"):
+    titled = any(item.item_id in titles for item in found.items)  # not every source has text
+    for column in ("rank", "item", "title", "score") if titled else ("rank", "item", "score"):
         table.add_column(column)
     for item in found.items:
-        table.add_row(str(item.rank), item.item_id, titles.get(item.item_id, ""),
-                      f"{item.score:.3f}")
+        cells = [str(item.rank), item.item_id, titles.get(item.item_id, ""), f"{item.score:.3f}"]
+        table.add_row(*(cells if titled else cells[:2] + cells[3:]))
     return found, table

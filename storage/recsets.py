@@ -66,9 +66,10 @@ def activate_set(*, engine: Engine, set_id: int, retention: int = 2) -> int:
                                     .where(RecommendationSet.id == set_id)).scalar_one()
         if status != "building":
             raise RuntimeError(f"recommendation set {set_id} is {status}, not building")
-        users = connection.execute(
+        users = connection.execute(  # real users: the cold-start list is not one
             select(func.count(func.distinct(Recommendation.user_id)))
-            .where(Recommendation.set_id == set_id)).scalar_one()
+            .where(Recommendation.set_id == set_id,
+                   Recommendation.user_id != COLD_START_USER)).scalar_one()
         connection.execute(update(RecommendationSet)
                            .where(RecommendationSet.status == "active")
                            .values(status="retired"))
