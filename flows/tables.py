@@ -21,7 +21,7 @@ def recommendations_table(engine: Engine, user_id: str, k: int) -> tuple[Lookup,
     title = f"top {k} for user {user_id}"
     if found.cold_start:
         title += " (unknown user: recent popularity)"
-    table = Table(title=title)
+    table = Table(title=title, min_width=len(title) + 4)  # the title on one line
     titled = any(item.item_id in titles for item in found.items)  # not every source has text
     for column in ("rank", "item", "title", "score") if titled else ("rank", "item", "score"):
         table.add_column(column)
