@@ -129,10 +129,13 @@ def run_baseline(split: LeaveOneOutSplit, name: str,
 
 
 def run_sasrec(split: LeaveOneOutSplit, max_minutes: float, seed: int,
-               bf16_loss: bool) -> dict[str, Any]:
-    """Train SASRec within the budget, early-stopping on validation NDCG@10."""
+               bf16_loss: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train SASRec within the budget, early-stopping on validation NDCG@10.
+
+    ``overrides`` replace the recipe's model settings (for trying a shape on validation).
+    """
     recipe = recipe_for(split)
-    model_config = SASRecConfig(n_items=split.n_items, **recipe.model)
+    model_config = SASRecConfig(n_items=split.n_items, **(recipe.model | (overrides or {})))
     train_config = TrainConfig(max_epochs=1000, max_seconds=max_minutes * 60, seed=seed,
                                **recipe.train)
     model, result = train_sasrec(split, model_config, train_config,
@@ -216,11 +219,20 @@ def main() -> None:
                         help="validate on this many users only; the others' second-to-last "
                         "items join the training data of every model (default: all users "
                         "validate and no model trains on a validation item)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one SASRec model setting of the recipe, e.g. "
+                        "d_model=128 (repeatable); the run is stored under its own name")
     parser.add_argument("--data-dir", type=Path, default=REPO / ".." / "shared" / "data")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in SASRecConfig.__dataclass_fields__ or key == "n_items" or not value:
+            parser.error(f"--set {item!r}: expected NAME=VALUE with NAME a SASRec setting")
+        overrides[key] = float(value) if "." in value else int(value)
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         parser.error(f"unknown dataset(s) {unknown}; choose from {list(DATASETS)}")
@@ -238,7 +250,7 @@ def main() -> None:
         rows = [run_baseline(split, model, grid)
                 for model, grid in baseline_grids().items()]
         rows.append(run_sasrec(split, args.max_minutes, args.seed,
-                               args.loss_precision == "bf16"))
+                               args.loss_precision == "bf16", overrides))
         for row in rows:
             print(f"  {row['model']:<24} test HR@10 {row['test']['hr']:.4f} "
                   f"NDCG@10 {row['test']['ndcg']:.4f} cov {row['test']['coverage']:.3f}")
@@ -247,8 +259,11 @@ def main() -> None:
                "max_minutes": args.max_minutes, "loss_precision": args.loss_precision,
                "seed": args.seed, "load_start": load_start, "load_end": os.getloadavg()[0]}
         key, source = name, DATASETS[name].sources
+        if overrides:
+            key += ", " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+            source += f"; SASRec settings changed from the recipe: {overrides}"
         if args.validation_users is not None:
-            key = f"{name}, validation on {args.validation_users:,} users"
+            key += f", validation on {args.validation_users:,} users"
             source += (f"; validation on {args.validation_users:,} users, the other users' "
                        "second-to-last items in every model's training data")
         results["datasets"][key] = {"dataset": name, "source": source, "run": run,

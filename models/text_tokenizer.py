@@ -143,6 +143,15 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 8000,
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
         continuing_subword_prefix=SUBWORD_PREFIX, show_progress=False)
     tokenizer.train_from_iterator(texts, trainer)
+    # The trainer numbers tokens in hash-map order, which changes from process to process, and
+    # breaks ties between merges by those numbers (tokenizers issue #1794), so the learned
+    # pieces can differ a little between runs. Each id owns an embedding row: renumbering
+    # (special tokens first, then by text) at least gives every shared piece the same row.
+    learned = tokenizer.get_vocab()
+    ordered = [t for t in SPECIAL_TOKENS if t in learned] + sorted(
+        t for t in learned if t not in SPECIAL_TOKENS)
+    tokenizer.model = models.WordPiece(vocab={t: i for i, t in enumerate(ordered)}, unk_token=UNK,
+                                       continuing_subword_prefix=SUBWORD_PREFIX)
     return TextTokenizer(tokenizer)
 
 
