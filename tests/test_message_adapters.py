@@ -273,7 +273,10 @@ def test_real_airline_tweets() -> None:
     assert parsed.labels.height == 14_485
     assert dict(parsed.labels["label"].value_counts().iter_rows()) == {
         "negative": 9_082, "neutral": 3_069, "positive": 2_334}
-    assert records["entity"].value_counts().height == 6
+    # The file's "Delta" rows address @JetBlue; 8 of them do address @Delta.
+    assert dict(records["entity"].value_counts().iter_rows()) == {
+        "United": 3_822, "US Airways": 2_913, "American": 2_759, "Southwest": 2_420,
+        "JetBlue": 2_214, "Virgin America": 504, "Delta": 8}
     assert records["created_at"].min() == utc(2015, 2, 17, 7, 36, 5)
     assert records["text"].str.contains(r"\[EMAIL\]").sum() == 16
     assert_no_email_or_card(records["text"])
@@ -308,3 +311,17 @@ def test_real_labelled_twcs(company: str, direction: str, rows: int) -> None:
     role = "customer" if direction == "inbound" else "agent"
     assert set(parsed.records["author_role"]) == {role}
     assert_no_email_or_card(parsed.records["text"])
+
+
+def test_airline_tweets_are_filed_under_the_airline_they_address(tmp_path: Path) -> None:
+    """The published file puts @JetBlue tweets under "Delta"; the handle wins over the column
+    only when the tweet does not mention the column's own airline."""
+    path = write(tmp_path / "Tweets.csv", AIRLINE_HEADER
+                 + airline_row("1", "negative", "1.0", "@JetBlue where is my bag", airline="Delta")
+                 + airline_row("2", "neutral", "1.0", "@united @AmericanAir which is faster",
+                               airline="American")
+                 + airline_row("3", "positive", "1.0", "@Delta thanks!", airline="Delta")
+                 + airline_row("4", "neutral", "1.0", "no handle at all", airline="Southwest")
+                 + airline_row("5", "negative", "1.0", "@united_fan says hi", airline="United"))
+    entities = parse_messages(path).records.sort("message_id")["entity"].to_list()
+    assert entities == ["JetBlue", "American", "Delta", "Southwest", "United"]
