@@ -284,11 +284,11 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "0.6-0.8, so they only get neg_volume_x2 and a few share_x1.5), which is why share_x3 "
         "has few events. neg_volume_x2 doubles the negative documents of the window: on an "
         "entity already 70% negative that moves the share by ~0.1, below hourly noise, so "
-        "share-based detectors miss it by design. In this dataset 'Delta' holds tweets to "
-        "@JetBlue (a known quirk). The alarms on the un-injected airline stream (below) read "
-        "as real episodes (a JetBlue complaint storm, Southwest cancellations on 21 Feb), so "
-        "the false-alarm figure is an upper bound. Virgin America (~3 tweets/hour) never "
-        "reaches the minimum volume: it is not monitored, by design.", ""]
+        "share-based detectors miss it by design. The file's 'Delta' rows address @JetBlue; "
+        "the adapter files them under JetBlue. The alarms on the un-injected airline stream "
+        "(below) read as real episodes (a JetBlue complaint storm, Southwest cancellations on "
+        "21 Feb), so the false-alarm figure is an upper bound. Virgin America (~3 tweets/hour) "
+        "never reaches the minimum volume: it is not monitored, by design.", ""]
     lines += ["Bursts per entity (all sizes): " + "; ".join(
         f"{s}: " + ", ".join(f"{e} {n}" for e, n in sorted(_counts(v["events"]).items()))
         for s, v in report["streams"].items()), "",
