@@ -143,10 +143,10 @@ def publish_recommendations(settings: Settings | None = None, k: int = 100,
         raise
     seconds = time.perf_counter() - started
     create_markdown_artifact(key="publish-recommendations", markdown=(
-        f"# Recommendation set {set_id}\n\n{users - 1:,} users x top-{k} from recommender "
+        f"# Recommendation set {set_id}\n\n{users:,} users x top-{k} from recommender "
         f"v{version.version} ({written:,} rows) plus a recent-popularity list for unknown "
         f"users, activated in {seconds:.1f} s."))
-    return {"set_id": set_id, "users": users - 1, "rows": written, "seconds": seconds,
+    return {"set_id": set_id, "users": users, "rows": written, "seconds": seconds,
             "version": version.version}
 
 

@@ -59,7 +59,7 @@ def test_dask_cluster_gives_the_default_runners_results(prefect_harness: None,
     from flows.sentiment_flows import run_scoring
 
     dask = trained.model_copy(update={"task_runner": "dask"})
-    run_publish(trained, k=5, batch_users=7)
+    published = run_publish(trained, k=5, batch_users=7)
     threads_recs = active_recommendations(trained)
     run_scoring(trained, chunk_size=16)
     threads_scores = scores(trained)
@@ -72,6 +72,7 @@ def test_dask_cluster_gives_the_default_runners_results(prefect_harness: None,
     dask_scores = scores(dask)
 
     assert threads_recs.height == 41 * 5  # 40 users and the cold-start list
+    assert published["users"] == 40 and published["rows"] == 40 * 5
     assert threads_recs.select("user_id", "rank", "item_id").equals(
         dask_recs.select("user_id", "rank", "item_id"))
     assert threads_scores.height == 60
