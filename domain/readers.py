@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import zlib
@@ -25,6 +26,15 @@ LINE = "_line"
 RAGGED = "_ragged"
 # Stand-in for a bare carriage return while the csv module parses (a private-use character).
 _CR = "\ue000"
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (batches and model artifacts are keyed by it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_bytes(path: Path) -> bytes:

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from domain.readers import file_sha256
 from domain.records import Parsed, Stream
 from storage.ingest import BatchSummary, find_batch, record_batch
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_file(stream: Stream, path: Path, *, fmt: str | None, source: str | None,

@@ -9,7 +9,6 @@ numbers, strings, lists, tuples and dicts (convert numpy arrays with ``torch.fro
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from domain.readers import file_sha256
 
 FORMAT_VERSION = 1
 
@@ -32,15 +33,6 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     config: dict[str, Any]
     extra: dict[str, Any]
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(path: Path | str, *, model: nn.Module, config: Any,

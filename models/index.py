@@ -14,7 +14,6 @@ file whose checksum or version does not match what the caller expects.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -24,6 +23,8 @@ from typing import Any
 
 import faiss
 import numpy as np
+
+from domain.readers import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def save_index(item_index: ItemIndex, path: Path) -> str:
     if hasattr(faiss, "index_gpu_to_cpu") and faiss.get_num_gpus() > 0:
         index = faiss.index_gpu_to_cpu(index)
     faiss.write_index(index, str(path))
-    digest = _sha256(path)
+    digest = file_sha256(path)
     sidecar = {"sha256": digest, "model_version_id": item_index.model_version_id,
                "kind": item_index.kind, "item_ids": item_index.item_ids}
     _sidecar(path).write_text(json.dumps(sidecar))
@@ -132,7 +133,7 @@ def load_index(path: Path, *, model_version_id: int, sha256: str | None = None,
         raise IndexMismatchError(f"{path}: index or its sidecar {sidecar_path.name} is missing; "
                                  "run `sentrec publish` to rebuild it")
     meta = json.loads(sidecar_path.read_text())
-    digest = _sha256(path)
+    digest = file_sha256(path)
     expected = sha256 or meta["sha256"]
     if digest != expected:
         raise IndexMismatchError(f"{path}: sha256 {digest[:12]}… does not match the recorded "
@@ -156,9 +157,3 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
