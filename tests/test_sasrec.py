@@ -138,14 +138,22 @@ def _weighted_reference(hidden: torch.Tensor, vectors: torch.Tensor, targets: to
     return (weights[real] * losses).sum() / weights[real].sum()
 
 
-def test_weighted_full_softmax_matches_weighted_cross_entropy_value_and_gradients() -> None:
-    hidden, vectors, targets, weights = _weighted_case()
+def _assert_full_softmax_matches_reference(hidden: torch.Tensor, vectors: torch.Tensor,
+                                           targets: torch.Tensor, weights: torch.Tensor
+                                           ) -> tuple[torch.Tensor, ...]:
+    """The weighted full softmax's loss and gradients equal the reference's; returns them."""
     got = _loss_and_grads(full_softmax_loss(hidden, targets, vectors, weights=weights),
                           hidden, vectors)
     want = _loss_and_grads(_weighted_reference(hidden, vectors, targets, weights),
                            hidden, vectors)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b)
+    return got
+
+
+def test_weighted_full_softmax_matches_weighted_cross_entropy_value_and_gradients() -> None:
+    hidden, vectors, targets, weights = _weighted_case()
+    got = _assert_full_softmax_matches_reference(hidden, vectors, targets, weights)
     plain = full_softmax_loss(hidden, targets, vectors)
     assert abs(float(got[0]) - float(plain.detach())) > 1e-3  # the weights changed the loss
     assert torch.count_nonzero(got[2][0]) == 0  # padding is still not a class
@@ -220,9 +228,4 @@ def test_weighted_full_softmax_on_cuda_matches_weighted_cross_entropy() -> None:
     hidden = hidden.detach().cuda().requires_grad_()
     vectors = vectors.detach().cuda().requires_grad_()
     targets, weights = targets.cuda(), weights.cuda()
-    got = _loss_and_grads(full_softmax_loss(hidden, targets, vectors, weights=weights),
-                          hidden, vectors)
-    want = _loss_and_grads(_weighted_reference(hidden, vectors, targets, weights),
-                           hidden, vectors)
-    for a, b in zip(got, want, strict=True):
-        torch.testing.assert_close(a, b)
+    _assert_full_softmax_matches_reference(hidden, vectors, targets, weights)
