@@ -100,11 +100,6 @@ def discard_set(*, engine: Engine, set_id: int) -> None:
         connection.execute(delete(RecommendationSet).where(RecommendationSet.id == set_id))
 
 
-def active_set_id(*, connection: Connection) -> int | None:
-    return connection.execute(select(RecommendationSet.id)
-                              .where(RecommendationSet.status == "active")).scalar_one_or_none()
-
-
 # The user's rows joined to the active set in one statement, so a reader sees the old set or
 # the new one, never a mix. Named parameters work both through SQLAlchemy's ``text`` and on a
 # raw ``sqlite3`` connection, which the lookup service uses on its event loop.
@@ -140,6 +135,11 @@ def lookup(fetch: Fetch, *, user_id: str, k: int) -> Lookup:
         active = fetch(ACTIVE_SET_SQL, {})
         set_id = int(active[0][0]) if active else None
     return Lookup(set_id=set_id, items=_items(rows), cold_start=cold)
+
+
+def active_set_id(*, connection: Connection) -> int | None:
+    rows = sql_fetch(connection)(ACTIVE_SET_SQL, {})
+    return int(rows[0][0]) if rows else None
 
 
 def sql_fetch(connection: Connection) -> Fetch:
