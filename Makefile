@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/pytest -q
 
 bench-ingest: setup
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) .sentrec .pytest_cache .mypy_cache .ruff_cache

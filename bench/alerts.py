@@ -18,7 +18,7 @@ window's negative documents whatever the baseline. Each burst is its own replay;
 detectors see the same replays. False alarms are the episodes each detector raises on the
 un-injected streams, per entity per 30 monitored days (days with an established baseline).
 
-    .venv/bin/python bench/alerts.py [--data-dir ../shared/data] [--bursts 25] [--seed 0]
+    .venv/bin/python -m bench.alerts [--data-dir ../shared/data] [--bursts 25] [--seed 0]
 
 Writes bench/results/alerts.json and bench/results/alerts.md.
 """
@@ -26,9 +26,7 @@ Writes bench/results/alerts.json and bench/results/alerts.md.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -38,19 +36,16 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from domain.adapters.messages import parse_messages  # noqa: E402
-from domain.detection import (  # noqa: E402
+from bench import common
+from bench.datasets import airline_records, support_records
+from domain.detection import (
     DETECTORS,
     DetectorConfig,
     find_episodes,
     score_series,
 )
-from domain.monitoring import MonitorConfig, aggregate_windows, mark_documents  # noqa: E402
+from domain.windows import MonitorConfig, aggregate_windows, mark_documents
 
-RESULTS = REPO / "bench" / "results"
 SIZES = {"share_x1.5": 1.5, "share_x2": 2.0, "share_x3": 3.0, "neg_volume_x2": None}
 MAX_DELAY = 3  # windows after the burst window in which a detection still counts
 MONITOR = MonitorConfig(window="hour")
@@ -67,10 +62,7 @@ def scored_frame(records: pl.DataFrame, p_neg: pl.Expr, p_neu: pl.Expr,
 
 def airline_stream(data_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Gold-labelled airline tweets as scored documents, plus the labelled records."""
-    parsed = parse_messages(data_dir / "twitter_airline_sentiment" / "Tweets.csv",
-                            fmt="airline-tweets")
-    labelled = parsed.records.unique("message_id", keep="first", maintain_order=True).join(
-        parsed.labels.select(pl.col("doc_id").alias("message_id"), "label"), on="message_id")
+    labelled = airline_records(data_dir)
     gold = {c: (pl.col("label") == c).cast(pl.Float64) for c in ("negative", "neutral",
                                                                    "positive")}
     return scored_frame(labelled, gold["negative"], gold["neutral"], gold["positive"]), labelled
@@ -86,10 +78,8 @@ def twcs_stream(data_dir: Path, airline: pl.DataFrame) -> pl.DataFrame:
     strip = r"@\w+|https?://\S+"
     model.fit(vectorizer.fit_transform(airline["text"].str.replace_all(strip, " ")),
               airline["label"])
-    parsed = parse_messages(data_dir / "customer_support_twitter" / "support_requests.csv",
-                            fmt="twcs")
-    records = parsed.records.filter(pl.col("created_at") >= pl.datetime(2017, 10, 1,
-                                                                        time_zone="UTC"))
+    records = support_records(data_dir).filter(
+        pl.col("created_at") >= pl.datetime(2017, 10, 1, time_zone="UTC"))
     proba = model.predict_proba(vectorizer.transform(
         records["text"].str.replace_all(strip, " ")))
     cols = {c: pl.lit(pl.Series(proba[:, i])) for i, c in enumerate(model.classes_)}
@@ -252,7 +242,7 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def write_markdown(report: dict[str, Any], path: Path) -> None:
+def markdown(report: dict[str, Any]) -> str:
     cfg = report["config"]
     lines = [
         "# Surge detectors on replayed real streams with injected negative bursts (same run)",
@@ -306,12 +296,12 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     for t in report["topics"]:
         lines.append(f"| {t['k']} | {t['ami_all_900']:.3f} | {t['ami_single_label']:.3f} "
                      f"({t['single_label_docs']}) | {t['ami_single_within_company']:.3f} |")
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--bursts", type=int, default=25, help="bursts per entity and size")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -329,10 +319,8 @@ def main() -> None:
                     for n, r in results.items()},
         "seconds": time.perf_counter() - started,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "alerts.json").write_text(json.dumps(report, indent=1, default=str))
-    write_markdown(report, RESULTS / "alerts.md")
-    print((RESULTS / "alerts.md").read_text())
+    common.write_results("alerts", report, markdown(report))
+    print(markdown(report))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Two inputs, both real: UCI Online Retail (541,909 invoice lines, gzipped CSV) an
 389 ratings of MovieLens-100k. Each measurement runs in a fresh subprocess into a fresh SQLite
 file, so peak memory (max RSS) belongs to that load alone.
 
-    python bench/ingest.py [--data-dir ../shared/data] [--repeats 1]
+    python -m bench.ingest [--data-dir ../shared/data] [--repeats 1]
 
 Writes bench/results/ingest.json and bench/results/ingest.md.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -22,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
+from bench import common
 
 
 def make_canonical_events(data_dir: Path, out: Path) -> Path:
@@ -68,7 +66,7 @@ def run_one(kind: str, path: Path, db: Path) -> dict[str, float | int]:
     started = time.perf_counter()
     if kind == "sentrec":
         from domain.records import Stream
-        from flows.ingestion import ingest_file
+        from flows.ingest import ingest_file
         from storage.engine import make_engine
         from storage.migrate import upgrade
 
@@ -105,9 +103,9 @@ def measure(kind: str, path: Path, repeats: int) -> dict[str, float | int]:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as folder:
             out = subprocess.run(
-                [sys.executable, __file__, "--one", kind, str(path), str(Path(folder) / "b.db")],
-                check=True, capture_output=True, text=True, cwd=REPO,
-                env={**os.environ, "PYTHONPATH": str(REPO)})
+                [sys.executable, "-m", "bench.ingest", "--one", kind, str(path),
+                 str(Path(folder) / "b.db")], check=True, capture_output=True, text=True,
+                cwd=common.REPO)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         if best is None or result["seconds"] < best["seconds"]:
             best = result
@@ -117,8 +115,7 @@ def measure(kind: str, path: Path, repeats: int) -> dict[str, float | int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(
-        os.environ.get("SENTREC_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--one", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,7 +123,6 @@ def main() -> None:
         kind, path, db = args.one
         print(json.dumps(run_one(kind, Path(path), Path(db))))
         return
-    RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         inputs = {
             "uci_online_retail (541,909 lines, gz)":
@@ -149,7 +145,6 @@ def main() -> None:
                   f"({naive['seconds']:.2f} s, peak {naive['peak_rss_mib']:.0f} MiB); ratio "
                   f"{ratio:.2f}x; pandas+raw sqlite3 {raw['rows_per_s']:,.0f} rows/s "
                   f"(ratio {ours['rows_per_s'] / raw['rows_per_s']:.2f}x)")
-    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2))
     lines = ["# Ingestion into SQLite: sentrec vs pandas read_csv + to_sql (same run)", "",
              "sentrec validates every row, keeps rejects with reasons, de-duplicates keys and "
              "writes one all-or-nothing batch; the naive path only parses and inserts.", "",
@@ -162,7 +157,7 @@ def main() -> None:
                      f"{n['rows_per_s']:,.0f} | {n['peak_rss_mib']:.0f} | "
                      f"{r['speedup']:.2f}x | {w['rows_per_s']:,.0f} | "
                      f"{r['speedup_vs_raw_sqlite3']:.2f}x |")
-    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
+    common.write_results("ingest", results, "\n".join(lines))
 
 
 if __name__ == "__main__":

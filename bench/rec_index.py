@@ -1,6 +1,6 @@
 """Item index and publishing speed on real item vectors, beside numpy brute force (same run).
 
-    python bench/rec_index.py [--dataset ml_1m_seq/ml-1m.txt] [--minutes 3]
+    python -m bench.rec_index [--dataset ml_1m_seq/ml-1m.txt] [--minutes 3]
 
 Trains SASRec briefly on the dataset (the vectors only need to be real, not best), then times
 top-10 search for every user's state with numpy brute force and with FAISS exact, IVF and HNSW
@@ -12,9 +12,6 @@ Writes bench/results/rec_index.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,9 +21,7 @@ import numpy as np
 import polars as pl
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-RESULTS = REPO / "bench" / "results"
+from bench import common
 
 
 def brute_force(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
@@ -39,18 +34,18 @@ def brute_force(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
 def main() -> None:
     from domain.ranking import RankingRules
     from domain.sequences import leave_one_out, load_sequence_file
-    from flows.recommend import recommend_batch, user_batches
     from models.index import build_index
-    from models.rec_train import left_pad, train_sasrec
-    from models.sasrec import SASRecConfig
+    from models.recommender.data import left_pad
+    from models.recommender.publish import recommend_batch, user_batches
+    from models.recommender.sasrec import SASRecConfig
+    from models.recommender.train import train_sasrec
     from models.training import TrainConfig
     from storage.engine import make_engine
     from storage.migrate import upgrade
     from storage.recsets import activate_set, create_set, write_recommendations
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(
-        os.environ.get("SENTREC_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--dataset", default="ml_1m_seq/ml-1m.txt")
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)
@@ -106,8 +101,6 @@ def main() -> None:
            "valid_ndcg@10": result.best_metric, "search": rows,
            "publish": {"users": len(seqs.user_ids), "rows": written,
                        "seconds": publish_seconds}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "rec_index.json").write_text(json.dumps(out, indent=2))
     lines = [f"# Item index on real SASRec vectors: {args.dataset}, {len(vectors):,} items x "
              f"{vectors.shape[1]}, {len(queries):,} user queries, top-{k}", "",
              "| method | search s | queries/s | recall@10 vs exact | speed-up vs numpy | "
@@ -118,7 +111,7 @@ def main() -> None:
                      f"{r.get('build_seconds', 0.0):.2f} |")
     lines += ["", f"Publishing top-100 for all {len(seqs.user_ids):,} users ({written:,} rows, "
               f"seen items filtered) into SQLite: {publish_seconds:.1f} s."]
-    (RESULTS / "rec_index.md").write_text("\n".join(lines) + "\n")
+    common.write_results("rec_index", out, "\n".join(lines))
     print("\n".join(lines))
 
 

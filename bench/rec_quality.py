@@ -5,8 +5,8 @@ Protocol (DESIGN.md; SASRec, Kang & McAuley 2018): per user, last item = test, s
 validation, rest = training; every item ranked, history items masked; HR@10, NDCG@10,
 coverage@10. Baseline settings and SASRec's stopping epoch are chosen on validation only.
 
-    python bench/rec_quality.py [--datasets ml-1m,beauty] [--max-minutes 15] [--threads 1]
-                                [--data-dir ../shared/data]
+    python -m bench.rec_quality [--datasets ml-1m,beauty] [--max-minutes 15] [--threads 1]
+                                  [--data-dir ../shared/data]
 
 Writes bench/results/rec_quality.json and bench/results/rec_quality.md.
 """
@@ -20,87 +20,23 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import torch
 
-from domain.adapters.events import parse_events
-from domain.sequences import (
-    LeaveOneOutSplit,
-    Sequences,
-    leave_one_out,
-    load_sequence_file,
-    sequences_from_events,
-)
-from flows.recommend import DEFAULT_KINDS
-from models.rec_baselines import EASE, ItemKNN, MostPop, RecentPop
-from models.rec_eval import RankingReport, Scorer, evaluate_split
-from models.rec_recipes import recipe_for
-from models.rec_train import SASRecScorer, train_sasrec
-from models.sasrec import SASRecConfig
-from models.training import TrainConfig
+from bench.common import RESULTS, default_data_dir, write_results
+from bench.datasets import SEQUENCE_DATASETS as DATASETS
+from bench.datasets import load_sequences
+from domain.sequences import LeaveOneOutSplit, leave_one_out
+from models.recommender.baselines import EASE, ItemKNN, MostPop, RecentPop
+from models.recommender.evaluate import RankingReport, SASRecScorer, Scorer, evaluate_split
+from models.recommender.sasrec import SASRecConfig
+from models.recommender.train import train_with_recipe
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 K = 10
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Where a dataset lives and what is published on it. SASRec's settings come from
-    ``models.rec_recipes`` (the data's history lengths), as in ``sentrec train recommender``."""
-
-    path: str
-    sources: str
-    anchors: list[str] = field(default_factory=list)
-
-
-DATASETS: dict[str, Dataset] = {
-    "ml-1m": Dataset(
-        path="ml_1m_seq/ml-1m.txt",
-        sources="SASRec ML-1M file (6,040 users, 3,416 items, 999,611 interactions)",
-        anchors=[
-            "original SASRec (BCE, 1 negative): NDCG@10 0.126-0.134, HR@10 0.24-0.25 "
-            "(gSASRec README checkpoint 0.1259 / 0.2392)",
-            "gSASRec (Petrov & Macdonald, RecSys 2023): NDCG@10 0.173, HR@10 0.300",
-            "SASRec+ full softmax (Klenitskiy & Vasilev, RecSys 2023): NDCG@10 0.186, "
-            "HR@10 0.316",
-            "HSTU-large (Zhai et al., ICML 2024): NDCG@10 0.189, HR@10 0.329",
-        ],
-    ),
-    "beauty": Dataset(
-        path="amazon_seq/Beauty.txt",
-        sources="Amazon Beauty, S3-Rec/ICLRec 5-core file (22,363 users, 12,101 items)",
-        anchors=["ICLRec's released checkpoint (not SASRec; ICLRec README): NDCG@10 0.0403, "
-                 "HR@10 0.0744"],
-    ),
-    "ml-100k": Dataset(
-        path="movielens_100k/u.data",
-        sources="MovieLens-100k u.data through the events adapter (943 users, 1,682 items), "
-                "ordered by timestamp then file row",
-    ),
-    "uci-retail": Dataset(
-        path="uci_online_retail/online_retail.csv.gz",
-        sources="UCI Online Retail through the events adapter: purchases of 4,335 customers "
-                "and 3,659 products (returns, lines without a customer and non-products left "
-                "out; lines of one invoice share a time and keep file order)",
-    ),
-}
-
-
-def load(name: str, data_dir: Path) -> Sequences:
-    """Sequences of a dataset. Files with real clocks go through the events adapter, as
-    ``sentrec ingest events`` reads them: rejects dropped, repeated event ids kept once, the
-    kinds ``sentrec train recommender`` uses by default (returns left out)."""
-    path = data_dir / DATASETS[name].path
-    if name in ("ml-1m", "beauty"):
-        return load_sequence_file(path)
-    events = parse_events(path).records.unique("event_id", keep="first", maintain_order=True)
-    return sequences_from_events(events.filter(pl.col("kind").is_in(DEFAULT_KINDS)))
 
 
 def _report(report: RankingReport) -> dict[str, float | None]:
@@ -134,17 +70,12 @@ def run_sasrec(split: LeaveOneOutSplit, max_minutes: float, seed: int,
 
     ``overrides`` replace the recipe's model settings (for trying a shape on validation).
     """
-    recipe = recipe_for(split)
-    model_config = SASRecConfig(n_items=split.n_items, **(recipe.model | (overrides or {})))
-    train_config = TrainConfig(max_epochs=1000, max_seconds=max_minutes * 60, seed=seed,
-                               **recipe.train)
-    model, result = train_sasrec(split, model_config, train_config,
-                                 batch_size=recipe.batch_size, bf16_matmul=bf16_loss)
-    scorer = SASRecScorer(model)
+    run = train_with_recipe(split, max_seconds=max_minutes * 60, seed=seed,
+                            bf16_matmul=bf16_loss, overrides=overrides)
+    scorer, result = SASRecScorer(run.model), run.result
     return {
-        "model": "SASRec (full softmax)", "params": asdict(model_config) | {
-            "batch_size": recipe.batch_size, "loss_matmul": "bf16" if bf16_loss else "fp32",
-            "regime": recipe.regime, **recipe.train},
+        "model": "SASRec (full softmax)", "params": asdict(run.config) | {
+            "loss_matmul": "bf16" if bf16_loss else "fp32", **run.recipe.training_params()},
         "valid": _report(evaluate_split(scorer, split, "valid", k=K)),
         "test": _report(evaluate_split(scorer, split, "test", k=K)),
         "train_seconds_total": result.seconds_total,
@@ -171,7 +102,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["# Next-item recommendation quality (full ranking, leave-one-out)", "",
              "Test figures. Baselines are tuned and SASRec early-stopped on validation "
              "NDCG@10. SASRec's train total includes its validation runs; s/epoch excludes "
-             "them. Produced by `python bench/rec_quality.py`.", ""]
+             "them. Produced by `python -m bench.rec_quality`.", ""]
     for name, block in results["datasets"].items():
         lines += [f"## {name}: {block['source']}", ""]
         if "run" in block:
@@ -222,7 +153,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one SASRec model setting of the recipe, e.g. "
                         "d_model=128 (repeatable); the run is stored under its own name")
-    parser.add_argument("--data-dir", type=Path, default=REPO / ".." / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -243,7 +174,7 @@ def main() -> None:
         results["datasets"] = json.loads(out.read_text()).get("datasets", {})
     for name in names:
         load_start = os.getloadavg()[0]
-        seqs = load(name, args.data_dir.resolve())
+        seqs = load_sequences(name, args.data_dir.resolve())
         split = leave_one_out(seqs, validation_users=args.validation_users)
         print(f"{name}: {len(seqs.user_ids)} users, {seqs.n_items} items, "
               f"{seqs.n_interactions} interactions, {len(split.users)} evaluated")
@@ -268,9 +199,7 @@ def main() -> None:
                        "second-to-last items in every model's training data")
         results["datasets"][key] = {"dataset": name, "source": source, "run": run,
                                      "models": rows}
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
-        (RESULTS / "rec_quality.md").write_text(markdown(results))
+        write_results("rec_quality", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ same dataset and seed can follow in a separate invocation with the same ``--tran
 Results accumulate: a run replaces only the (dataset, profile, seed) entries it measured, so the
 bench can be run piece by piece within a time budget.
 
-    python bench/sentiment_quality.py [--datasets phrasebank-50,phrasebank-all,airline]
+    python -m bench.sentiment_quality [--datasets phrasebank-50,phrasebank-all,airline]
         [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0,1,2] [--transfer 8000]
         [--accurate-epochs 2] [--probe-epochs 2]
         [--data-dir ../shared/data] [--max-minutes 60] [--threads 1]
@@ -33,10 +33,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,68 +42,31 @@ from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from domain.adapters.messages import parse_messages  # noqa: E402
-from domain.adapters.news import parse_news  # noqa: E402
-from models.sentiment_baseline import train_baseline  # noqa: E402
-from models.sentiment_infer import TrainedSentiment, quantized  # noqa: E402
-from models.sentiment_train import (  # noqa: E402
+from bench import common
+from bench.datasets import (
+    Labelled,
+    load_airline,
+    load_headlines,
+    load_phrasebank,
+    load_support_tweets,
+)
+from models.sentiment.baseline import train_baseline
+from models.sentiment.data import label_ids, stratified_split
+from models.sentiment.evaluate import classification_metrics, evaluate_texts
+from models.sentiment.predict import TrainedSentiment, quantized
+from models.sentiment.train import (
     ACCURATE_FIT,
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
-    classification_metrics,
-    evaluate_texts,
-    label_ids,
     soft_targets,
-    stratified_split,
     train_accurate,
     train_distilled,
     train_fast,
 )
 
-RESULTS = REPO / "bench" / "results"
 DATASETS = ("phrasebank-50", "phrasebank-all", "airline")
 PROFILES = ("tfidf-lr", "fast", "accurate", "distilled")
-Labelled = tuple[list[str], list[str]]
-
-
-def load_phrasebank(data_dir: Path, level: str) -> Labelled:
-    """PhraseBank sentences and labels, one row per distinct sentence."""
-    path = data_dir / "financial_phrasebank" / f"Sentences_{level}Agree.txt"
-    parsed = parse_news(path, fmt="phrasebank")
-    records = parsed.records.unique(subset=["news_id"], keep="first", maintain_order=True)
-    joined = records.join(parsed.labels, left_on="news_id", right_on="doc_id", how="inner")
-    return joined["headline"].to_list(), joined["label"].to_list()
-
-
-def load_airline(data_dir: Path) -> Labelled:
-    """Airline tweets, de-duplicated on tweet id (first row kept), with their labels."""
-    parsed = parse_messages(data_dir / "twitter_airline_sentiment" / "Tweets.csv",
-                            fmt="airline-tweets")
-    records = parsed.records.unique(subset=["message_id"], keep="first", maintain_order=True)
-    joined = records.join(parsed.labels, left_on="message_id", right_on="doc_id", how="inner")
-    return joined["text"].to_list(), joined["label"].to_list()
-
-
-def load_headlines(data_dir: Path) -> list[str]:
-    """Dated financial headlines (CNBC, Reuters, Guardian), in file order."""
-    folder = data_dir / "financial_news_headlines"
-    texts: list[str] = []
-    for name in ("cnbc_headlines.csv", "reuters_headlines.csv", "guardian_headlines.csv"):
-        texts += parse_news(folder / name, fmt="headlines").records["headline"].to_list()
-    return texts
-
-
-def load_support_tweets(data_dir: Path) -> list[str]:
-    """Inbound customer-support tweets (TWCS @SpotifyCares), unlabelled."""
-    parsed = parse_messages(data_dir / "customer_support_twitter" / "support_requests.csv",
-                            fmt="twcs")
-    return parsed.records.filter(parsed.records["author_role"] == "customer")["text"].to_list()
-
-
 LOADERS: dict[str, Callable[[Path], Labelled]] = {
     "phrasebank-50": lambda d: load_phrasebank(d, "50"),
     "phrasebank-all": lambda d: load_phrasebank(d, "All"),
@@ -270,10 +230,9 @@ def _cell(mean: float, sd: float | None) -> str:
     return f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
 
 
-def write_results(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> None:
+def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> None:
     """Merge these runs into the JSON (replacing the same dataset/profile/seed) and the table."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "sentiment_quality.json"
+    path = common.RESULTS / "sentiment_quality.json"
     old = json.loads(path.read_text()) if path.exists() else {"runs": [], "datasets": {}}
     merged = {(r["dataset"], r["profile"], r["seed"]): r for r in old["runs"]}
     merged |= {(r["dataset"], r["profile"], r["seed"]): r for r in runs}
@@ -281,12 +240,10 @@ def write_results(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads:
     summary = summarise(all_runs)
     result = {
         "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": threads,
-                    "python": platform.python_version(), "torch": torch.__version__},
+        "machine": common.machine(torch_threads=threads),
         "datasets": old["datasets"] | {name: old["datasets"].get(name, {}) | info
                                        for name, info in infos.items()},
         "summary": summary, "runs": all_runs}
-    path.write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# Sentiment quality", "", result["protocol"], "",
              f"Training on CPU, {threads} torch thread(s). Mean ± sample std over the seeds "
              "listed (no ± with one seed). Test split: 20% stratified, seed 0.", "",
@@ -313,7 +270,7 @@ def write_results(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads:
               "accuracy / macro-F1:", ""]
     lines += [f"- {r['dataset']}: {r['int8_accuracy']:.4f} / {r['int8_macro_f1']:.4f}"
               for r in summary if r["profile"] == "accurate" and r["int8_accuracy"] is not None]
-    (RESULTS / "sentiment_quality.md").write_text("\n".join(lines) + "\n")
+    common.write_results("sentiment_quality", result, "\n".join(lines))
 
 
 def main() -> None:
@@ -323,8 +280,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--transfer", type=int, default=8000,
                         help="unlabelled in-domain texts for distillation (0: labelled only)")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "SENTREC_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "sentrec-sentiment-bench")
     parser.add_argument("--max-minutes", type=float, default=60.0)
@@ -344,7 +300,7 @@ def main() -> None:
     deadline = time.monotonic() + args.max_minutes * 60
     runs: list[dict[str, Any]] = []
     infos = {d: run_dataset(d, args, deadline, runs) for d in args.datasets}
-    write_results(runs, infos, threads=args.threads)
+    save(runs, infos, threads=args.threads)
 
 
 if __name__ == "__main__":

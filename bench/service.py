@@ -1,6 +1,6 @@
 """Lookup-service latency under a fixed request rate, beside a plain SQL query of the same rows.
 
-    python bench/service.py [--users 10000] [--k 100] [--rate 500] [--seconds 10]
+    python -m bench.service [--users 10000] [--k 100] [--rate 500] [--seconds 10]
 
 A SQLite store gets a published set of ``users`` x ``k`` recommendations and an API key; the
 service runs as ``sentrec serve`` does (uvicorn, loopback only) in a subprocess. An open-loop
@@ -30,9 +30,7 @@ import httpx  # only to wait for the server to come up
 import numpy as np
 import polars as pl
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
-sys.path.insert(0, str(REPO))
+from bench import common
 
 
 def ranked(users: int, k: int, tag: str) -> pl.DataFrame:
@@ -169,7 +167,7 @@ def main() -> None:
         env = {**os.environ, "SENTREC_HOME": folder, "SENTREC_DATABASE_URL": url}
         server = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--workers",
-             str(args.workers)], cwd=REPO, env=env)
+             str(args.workers)], cwd=common.REPO, env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(100):
@@ -181,11 +179,9 @@ def main() -> None:
             asyncio.run(load(base, key, args.users, args.rate, 2))  # warm-up
             quiet = asyncio.run(load(base, key, args.users, args.rate, args.seconds))
             publisher = subprocess.Popen(
-                [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
-                 "from service import publish; "
+                [sys.executable, "-c", "from bench.service import publish; "
                  f"print(publish({url!r}, {args.users}, {args.k}, 'b'))"],
-                cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                text=True)
+                cwd=common.REPO, env=env, stdout=subprocess.PIPE, text=True)
             busy = asyncio.run(load(base, key, args.users, args.rate, args.seconds))
             publish_seconds = float(publisher.communicate(timeout=600)[0].strip())
             headroom = {rate: asyncio.run(load(base, key, args.users, rate, args.seconds))
@@ -199,8 +195,6 @@ def main() -> None:
               "publish_during_load_seconds": publish_seconds, "service_quiet": quiet,
               "service_while_publishing": busy, "plain_sql": baseline,
               "service_quiet_at_rate": {str(rate): r for rate, r in headroom.items()}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "service.json").write_text(json.dumps(result, indent=2))
     rows = [(f"service, quiet store, {args.rate:.0f}/s", quiet),
             (f"service, while a new set is published, {args.rate:.0f}/s", busy),
             *[(f"service, quiet store, {rate:.0f}/s", r) for rate, r in headroom.items()],
@@ -216,7 +210,7 @@ def main() -> None:
     lines += ["", f"Publishing {args.users * args.k:,} rows took {first_publish:.1f} s on a "
               f"quiet store and {publish_seconds:.1f} s under load. p99 ratio service/SQL: "
               f"{quiet['p99_ms'] / baseline['p99_ms']:.1f}x."]
-    (RESULTS / "service.md").write_text("\n".join(lines) + "\n")
+    common.write_results("service", result, "\n".join(lines))
     print("\n".join(lines))
 
 

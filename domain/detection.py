@@ -1,6 +1,6 @@
 """Surge detection over per-entity window series: four detectors, episodes, severity, evidence.
 
-Every detector reads one series (``domain.monitoring.SERIES_SCHEMA``, one entity or entity x
+Every detector reads one series (``domain.windows.SERIES_SCHEMA``, one entity or entity x
 topic) and judges each window against the windows before it, never the window itself:
 
 * ``default``: robust z = (share - median of the previous ``baseline_windows`` judged
@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from domain.monitoring import MonitorConfig, aggregate_windows, mark_documents
+from domain.windows import MonitorConfig, aggregate_windows, mark_documents
 
 FloatArray = NDArray[np.float64]
 # Scales a MAD to the standard deviation of a normal distribution (Rousseeuw & Croux 1993).

@@ -7,6 +7,7 @@ them. Keeping the schemas here lets adapters, storage and tests agree on one def
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import polars as pl
@@ -129,3 +130,8 @@ class Parsed:
         if self.records.columns != expected:
             raise ValueError(f"{self.stream} records need columns {expected}, "
                              f"got {self.records.columns}")
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time as aware UTC; a naive one (SQLite hands those back) is read as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

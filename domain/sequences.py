@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from domain.errors import MalformedFileError
+from domain.errors import InvalidInputError, MalformedFileError
 from domain.records import EVENT_KINDS
 
 # A user needs a training item, a validation target and a test target to be evaluated.
@@ -37,24 +37,24 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 def check_event_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """A validated copy of ``kind -> weight``: known kinds, finite weights >= 0, one above 0.
 
-    Raises ValueError naming the bad entry and the allowed values, since the mapping comes from
-    a setting or the command line.
+    Raises InvalidInputError naming the bad entry and the allowed values, since the mapping
+    comes from a setting or the command line.
     """
     checked: dict[str, float] = {}
     for kind, weight in weights.items():
         if kind not in EVENT_KINDS:
-            raise ValueError(f"event weight {kind!r}: unknown event kind; use one of "
-                             f"{', '.join(EVENT_KINDS)}")
+            raise InvalidInputError(f"event weight {kind!r}: unknown event kind; use one of "
+                                    f"{', '.join(EVENT_KINDS)}")
         if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ValueError(f"event weight {kind}={weight!r}: not a number; give a weight "
-                             "such as 1 or 0.5")
+            raise InvalidInputError(f"event weight {kind}={weight!r}: not a number; give a "
+                                    "weight such as 1 or 0.5")
         if not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"event weight {kind}={weight}: weights must be finite and >= 0 "
-                             "(0 leaves the kind out)")
+            raise InvalidInputError(f"event weight {kind}={weight}: weights must be finite and "
+                                    ">= 0 (0 leaves the kind out)")
         checked[kind] = float(weight)
     if not any(weight > 0 for weight in checked.values()):
-        raise ValueError(f"event weights {checked or '{}'} keep no kind: give at least one kind "
-                         f"a weight above 0 (kinds: {', '.join(EVENT_KINDS)})")
+        raise InvalidInputError(f"event weights {checked or '{}'} keep no kind: give at least "
+                                f"one kind a weight above 0 (kinds: {', '.join(EVENT_KINDS)})")
     return checked
 
 
@@ -279,3 +279,15 @@ def leave_one_out(seqs: Sequences, *, validation_users: int | None = None,
         train_weights=train_weights,
         validated=None if validated.all() else validated,
     )
+
+
+def eval_set_name(source: str, seqs: Sequences) -> str:
+    """Names the held-out data of ``leave_one_out(seqs)``: each user's last two items, by
+    external id (stable across processes, unlike ``hash``), so two trainings on the same events
+    are compared directly and a champion is re-scored only when the data changed."""
+    digest = hashlib.sha1()
+    for user, items in zip(seqs.user_ids, seqs.items, strict=True):
+        digest.update(user.encode())
+        digest.update("\x1f".join(seqs.item_ids[i - 1] for i in items[-2:]).encode())
+        digest.update(b"\x1e")
+    return f"{source}-loo:{len(seqs.user_ids)}:{seqs.n_items}:{digest.hexdigest()[:12]}"

@@ -10,6 +10,7 @@ the run ends failed, naming the step.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,14 @@ from prefect.artifacts import create_markdown_artifact
 
 from domain.records import Stream
 from domain.settings import Settings
+from flows.ingest import FLOWS
+from flows.monitor_sentiment import monitor_sentiment
+from flows.publish_recommendations import publish_recommendations
 from flows.runtime import ready_engine
+from flows.score_documents import score_documents
+from flows.train_recommender import train_recommender_flow
+from flows.train_sentiment import train_sentiment_flow
+from storage.registry import RECOMMENDER, SENTIMENT, active_version
 
 log = logging.getLogger(__name__)
 
@@ -41,32 +49,22 @@ def landing_files(landing: Path) -> dict[Stream, list[str]]:
 
 def retrain_due(settings: Settings, name: str) -> bool:
     """True when ``name`` has no active version or it is older than ``retrain_days``."""
-    from storage.registry import active_version
-
-    engine = ready_engine(settings)
-    active = active_version(engine=engine, name=name)
+    active = active_version(engine=ready_engine(settings), name=name)
     if active is None:
         return True
-    from sqlalchemy import select
+    return datetime.now(UTC) - active.created_at >= timedelta(days=settings.retrain_days)
 
-    from storage.schema import ModelVersion
 
-    with engine.connect() as connection:
-        created = connection.execute(select(ModelVersion.created_at)
-                                     .where(ModelVersion.id == active.id)).scalar_one()
-    created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
-    return datetime.now(UTC) - created >= timedelta(days=settings.retrain_days)
+@dataclass(frozen=True)
+class DailyRun:
+    """The steps a daily run completed, each with its flow's result, in order."""
+
+    steps: dict[str, Any]
 
 
 @flow(name="daily")
-def daily(settings: Settings | None = None, retrain: bool | None = None) -> dict[str, Any]:
+def daily(settings: Settings | None = None, retrain: bool | None = None) -> DailyRun:
     """Ingest, score, monitor, report, retrain when due, publish."""
-    from flows.ingest import FLOWS
-    from flows.monitor import monitor_sentiment
-    from flows.recommend_flows import publish_recommendations, train_recommender_flow
-    from flows.sentiment_flows import score_documents, train_sentiment_flow
-    from storage.registry import RECOMMENDER, SENTIMENT, active_version
-
     settings = settings or Settings()
     logger = get_run_logger()
     engine = ready_engine(settings)
@@ -104,13 +102,11 @@ def daily(settings: Settings | None = None, retrain: bool | None = None) -> dict
     if failed:
         raise RuntimeError(f"daily run: step(s) {', '.join(failed)} failed; the previous "
                            "models, scores and recommendation set remain active")
-    return {name: value for name, value in done.items() if isinstance(value, (dict, list))}
+    return DailyRun(done)
 
 
 def deployments(settings: Settings) -> list[Any]:
     """The scheduled deployments ``sentrec deploy`` serves."""
-    from flows.monitor import monitor_sentiment
-
     items = [daily.to_deployment(name="daily", cron=settings.daily_cron,
                                  parameters={"settings": settings.model_dump(mode="json")},
                                  description="ingest, score, monitor, retrain when due, "

@@ -1,9 +1,11 @@
-"""Process set-up shared by the CLI and the flows: Prefect defaults, engines, logging."""
+"""Process set-up shared by the CLI and the flows: Prefect defaults, logging, the store's
+engine (made, and its schema checked, once per process and database), the task runner."""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from domain.errors import StoreNotReadyError
 from domain.redaction import RedactingFilter
 from domain.settings import Settings
 from storage.engine import make_engine
@@ -67,24 +70,35 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-class StoreNotReadyError(RuntimeError):
-    """The configured database is not at the schema this sentrec needs."""
+_READY: set[str] = set()  # database URLs whose schema was found current in this process
+_READY_LOCK = threading.Lock()
 
 
 def ready_engine(settings: Settings) -> Engine:
-    """The store's engine, with its schema current.
+    """The store's engine, with its schema current (checked once per process and URL).
 
     The default SQLite file is created and migrated on first use so that a new user's first
     command works; any other database must be migrated on purpose with ``sentrec db upgrade``.
     """
-    engine = engine_for(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    engine = engine_for(url)
+    if url in _READY:
+        return engine
+    with _READY_LOCK:
+        if url not in _READY:
+            _require_current(engine, migrate=settings.database_url is None)
+            _READY.add(url)
+    return engine
+
+
+def _require_current(engine: Engine, *, migrate: bool) -> None:
     current, head = current_revision(engine), head_revision()
     if current == head:
-        return engine
-    if settings.database_url is None:
+        return
+    if migrate:
         log.info("migrating %s from %s to %s", engine.url, current or "empty", head)
         upgrade(engine)
-        return engine
+        return
     raise StoreNotReadyError(
         f"the database {engine.url.render_as_string(hide_password=True)} is at schema "
         f"revision {current or 'none'} and this sentrec needs {head}: run `sentrec db upgrade`"

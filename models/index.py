@@ -30,9 +30,15 @@ log = logging.getLogger(__name__)
 
 EXACT_MAX = 100_000  # measured in bench/rec_quality.py: exact search is fast enough below this
 IVF_MAX = 2_000_000
-# Queries in batches below FAISS's default BLAS threshold (20 queries) take a slow per-query
-# path; 1M x 64 search went from 25 s to 5.3 s with this set low (STACK.md).
-faiss.cvar.distance_compute_blas_threshold = 20
+# Query batches smaller than FAISS's BLAS threshold take a slow per-query path; 1M x 64 search
+# went from 25 s to 5.3 s with the threshold at 20 instead of the default 128,000 (STACK.md).
+BLAS_THRESHOLD = 20
+
+
+def _tune_faiss() -> None:
+    """Set FAISS's process-wide BLAS threshold; called by whatever builds or loads an index,
+    so that importing this module changes nothing."""
+    faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
 
 
 class IndexMismatchError(RuntimeError):
@@ -76,6 +82,7 @@ def index_kind(n_items: int) -> str:
 def build_index(vectors: np.ndarray, item_ids: list[str], *, model_version_id: int,
                 kind: str | None = None, nprobe: int = 32, use_gpu: bool = True) -> ItemIndex:
     """Index ``vectors`` (one row per item id) for inner-product search."""
+    _tune_faiss()
     if vectors.shape[0] != len(item_ids):
         raise ValueError(f"{vectors.shape[0]} vectors for {len(item_ids)} item ids")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -143,6 +150,7 @@ def load_index(path: Path, *, model_version_id: int, sha256: str | None = None,
         raise IndexMismatchError(f"{path}: built for model version {meta['model_version_id']}, "
                                  f"but version {model_version_id} is active; rebuild it with "
                                  "`sentrec publish`.")
+    _tune_faiss()
     index = faiss.read_index(str(path))
     if index.ntotal != len(meta["item_ids"]):
         raise IndexMismatchError(f"{path}: {index.ntotal} vectors but {len(meta['item_ids'])} "

@@ -1,4 +1,4 @@
-"""Alerts in the store, and the scored documents that monitoring reads.
+"""Alerts in the store.
 
 One episode is one row: ``upsert_alerts`` inserts an alert whose ``dedup_key`` is new and, for a
 key already stored, grows the episode (window_end, observed, z, severity, volume take the larger
@@ -14,28 +14,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
-from sqlalchemy import Connection, Engine, case, func, literal, select, union_all, update
+from sqlalchemy import Connection, Engine, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.detection import AlertRecord
-from domain.monitoring import SCORED_SCHEMA
-from storage.schema import (
-    Alert,
-    DocumentTopic,
-    Message,
-    News,
-    NewsEntity,
-    SentimentScore,
-    Topic,
-)
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.records import as_utc
+from storage.schema import Alert
 
 STATUSES = ("open", "acknowledged", "resolved")
 
 
-class AlertNotFoundError(LookupError):
+class AlertNotFoundError(NotFoundError):
     """No alert has the id that was asked for."""
 
 
@@ -129,12 +121,12 @@ def _connect(engine: Engine | None, connection: Connection | None) -> Any:
 def _filters(entity: str | None, since: datetime | None, min_severity: int | None,
              status: str | None) -> list[ColumnElement[bool]]:
     if status is not None and status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     where: list[ColumnElement[bool]] = []
     if entity is not None:
         where.append(Alert.entity == entity)
     if since is not None:
-        where.append(Alert.window_end >= _utc(since))
+        where.append(Alert.window_end >= as_utc(since))
     if min_severity is not None:
         where.append(Alert.severity >= min_severity)
     if status is not None:
@@ -193,7 +185,7 @@ def _set_status(engine: Engine, alert_id: int, status: str,
             raise AlertNotFoundError(f"no alert has id {alert_id}; list them with "
                                      "`sentrec alerts`")
         if current not in allowed:
-            raise ValueError(f"alert {alert_id} is {current} and cannot become {status}")
+            raise ConflictError(f"alert {alert_id} is {current} and cannot become {status}")
         connection.execute(update(Alert).where(Alert.id == alert_id)
                            .values(status=status, updated_at=datetime.now(UTC)))
     alert = get_alert(engine=engine, alert_id=alert_id)
@@ -201,60 +193,8 @@ def _set_status(engine: Engine, alert_id: int, status: str,
     return alert
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything in the store is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _stored(row: dict[str, Any]) -> StoredAlert:
     for name in ("window_start", "window_end", "created_at", "updated_at"):
-        row[name] = _utc(row[name])
+        row[name] = as_utc(row[name])
     row["evidence"] = json.loads(row["evidence"] or "[]")
     return StoredAlert(**row)
-
-
-def scored_documents(*, engine: Engine, since: datetime | None = None,
-                     model_version_id: int | None = None, topic_model: str | None = None,
-                     roles: tuple[str, ...] = ("customer",)) -> pl.DataFrame:
-    """One row per scored document and entity (``SCORED_SCHEMA``), the input of monitoring.
-
-    ``model_version_id`` defaults to the latest version that has scores; ``topic_model`` to the
-    topic model written last. Messages keep authors in ``roles`` (agents' replies would dilute
-    customer sentiment); news counts once per entity it is tagged with; undated news is left out.
-    """
-    with engine.connect() as connection:
-        if model_version_id is None:
-            model_version_id = connection.execute(
-                select(func.max(SentimentScore.model_version_id))).scalar_one()
-        if topic_model is None:
-            topic_model = connection.execute(
-                select(Topic.topic_model).order_by(Topic.id.desc()).limit(1)).scalar()
-        if model_version_id is None:
-            return pl.DataFrame(schema=SCORED_SCHEMA)
-        topics = (select(DocumentTopic.doc_kind, DocumentTopic.doc_id, Topic.name)
-                  .join(Topic, Topic.id == DocumentTopic.topic_id)
-                  .where(DocumentTopic.topic_model == topic_model).subquery())
-        messages = select(
-            Message.id.label("doc_id"), literal("message").label("kind"), Message.entity,
-            Message.created_at.label("created_at"), Message.text.label("text"),
-        ).where(Message.author_role.in_(roles), Message.entity.is_not(None))
-        news = select(
-            News.id.label("doc_id"), literal("news").label("kind"), NewsEntity.entity,
-            News.published_at.label("created_at"), News.headline.label("text"),
-        ).join(NewsEntity, (NewsEntity.source == News.source) & (NewsEntity.news_id ==
-                                                                 News.news_id))\
-            .where(News.published_at.is_not(None))
-        if since is not None:
-            messages = messages.where(Message.created_at >= _utc(since))
-            news = news.where(News.published_at >= _utc(since))
-        docs = union_all(messages, news).subquery()
-        s = SentimentScore
-        query = select(
-            docs.c.kind, docs.c.doc_id, docs.c.entity, topics.c.name, docs.c.created_at,
-            s.score, s.p_negative, s.p_neutral, s.p_positive, docs.c.text, s.highlights,
-        ).join(s, (s.doc_kind == docs.c.kind) & (s.doc_id == docs.c.doc_id))\
-            .outerjoin(topics, (topics.c.doc_kind == docs.c.kind) &
-                       (topics.c.doc_id == docs.c.doc_id))\
-            .where(s.model_version_id == model_version_id)
-        rows = [(*r[:4], _utc(r[4]), *r[5:]) for r in connection.execute(query)]
-    return pl.DataFrame(rows, schema=SCORED_SCHEMA, orient="row")

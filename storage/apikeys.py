@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from domain.errors import ConflictError
 from storage.schema import ApiKey
 
 PREFIX = "sr_"
@@ -27,7 +28,7 @@ def create_key(*, engine: Engine, name: str) -> str:
                                                 "prefix": key[:10],
                                                 "created_at": datetime.now(UTC)})
     except IntegrityError as exc:
-        raise ValueError(f"an API key named {name!r} exists already; choose another name "
+        raise ConflictError(f"an API key named {name!r} exists already; choose another name "
                          "or revoke it first") from exc
     return key
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
 from sqlalchemy import Engine, func, select
 
+from domain.errors import InvalidInputError, NotReadyError
+from domain.sequences import Sequences, kept_kinds, sequences_from_events, with_event_weights
 from storage.schema import Event, Item
 
 EVENT_FRAME = {"user_id": pl.String(), "item_id": pl.String(), "kind": pl.String(),
@@ -44,3 +49,45 @@ def item_titles(*, engine: Engine, source: str | None = None) -> dict[str, str]:
         query = query.where(Item.source == source)
     with engine.connect() as connection:
         return {item: title for item, title in connection.execute(query).all()}
+
+
+def pick_source(*, engine: Engine, source: str | None) -> str:
+    """``source`` when the store has events from it; with None, the one source there is."""
+    sources = event_sources(engine=engine)
+    if source is not None:
+        if source not in sources:
+            raise InvalidInputError(f"no events from source {source!r}; sources in the store: "
+                                    f"{', '.join(sources) or 'none (ingest events first)'}")
+        return source
+    if not sources:
+        raise NotReadyError("no events in the store: ingest behaviour first "
+                            "(`sentrec ingest events FILE`)")
+    if len(sources) > 1:
+        raise InvalidInputError(f"events come from several sources ({', '.join(sources)}); "
+                                "name one with --source")
+    return next(iter(sources))
+
+
+def load_sequences(*, engine: Engine, source: str, weights: Mapping[str, float]) -> Sequences:
+    """One source's sequences of the kinds ``weights`` keeps, each event carrying its weight."""
+    kinds = kept_kinds(weights)
+    events = load_events(engine=engine, source=source, kinds=kinds)
+    if events.is_empty():
+        raise InvalidInputError(f"source {source!r} has no events of kinds {kinds}; weigh in "
+                                "the kinds it has (--weight KIND=W or SENTREC_EVENT_WEIGHTS)")
+    return sequences_from_events(with_event_weights(events, weights))
+
+
+def version_weights(params: Mapping[str, Any]) -> dict[str, float]:
+    """The event weights a registered recommender version was trained with.
+
+    Versions registered before weights existed stored a list of ``kinds``, each counting once.
+    """
+    weights = params.get("weights") or {kind: 1.0 for kind in params["kinds"]}
+    return {str(kind): float(weight) for kind, weight in weights.items()}
+
+
+def version_sequences(*, engine: Engine, params: Mapping[str, Any]) -> Sequences:
+    """Today's sequences of the source and kinds a recommender version was trained on."""
+    return load_sequences(engine=engine, source=params["source"],
+                          weights=version_weights(params))

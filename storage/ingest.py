@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import cast
 
 import polars as pl
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 
 from domain.records import KEYS, Parsed, Stream
 from storage.bulk import insert_ignore
@@ -141,3 +141,29 @@ def _summary(row: dict[str, object], *, skipped: bool) -> BatchSummary:
     values["batch_id"] = row["id"]
     values["skipped"] = skipped
     return BatchSummary(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class RejectRow:
+    """One rejected row of a batch: where it was, why, and its (redacted) text."""
+
+    line: int
+    reason: str
+    raw: str
+
+
+def list_rejects(*, engine: Engine, batch_id: int, limit: int) -> list[RejectRow]:
+    """The first ``limit`` rejected rows of a batch, by line."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(Reject.line, Reject.reason, Reject.raw)
+                                  .where(Reject.batch_id == batch_id)
+                                  .order_by(Reject.line).limit(limit)).all()
+    return [RejectRow(int(line), str(reason), str(raw)) for line, reason, raw in rows]
+
+
+def table_counts(*, engine: Engine) -> dict[str, int]:
+    """Rows per ingested table (records, labels, rejects, batches)."""
+    models = (Message, News, Event, Item, Label, Reject, IngestBatch)
+    with engine.connect() as connection:
+        return {str(table_of(model).name): int(connection.execute(
+            select(func.count()).select_from(model)).scalar_one()) for model in models}

@@ -34,13 +34,3 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def require_current(engine: Engine) -> None:
-    """Refuse to work on a database whose schema is behind the code."""
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise RuntimeError(
-            f"the database schema is at revision {current or 'none'}, the code needs {head}: "
-            "run `sentrec db upgrade` first"
-        )

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from domain.records import as_utc
 from storage.schema import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class VersionInfo:
     params: dict[str, Any]
     artifact_path: str
     sha256: str
+    created_at: datetime
 
     @property
     def score(self) -> float:
@@ -146,4 +148,4 @@ def _info(row: dict[str, Any]) -> VersionInfo:
                        status=row["status"], eval_set=row["eval_set"],
                        primary_metric=row["primary_metric"], metrics=json.loads(row["metrics"]),
                        params=json.loads(row["params"]), artifact_path=row["artifact_path"],
-                       sha256=row["sha256"])
+                       sha256=row["sha256"], created_at=as_utc(row["created_at"]))

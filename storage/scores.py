@@ -1,13 +1,26 @@
-"""Labelled documents for training, documents waiting for scores, and writing scores."""
+"""Labelled documents for training, documents waiting for scores, writing scores, and the
+scored documents monitoring reads."""
 
 from __future__ import annotations
 
-import polars as pl
-from sqlalchemy import Engine, and_, exists, select, union_all
+from datetime import datetime
 
+import polars as pl
+from sqlalchemy import Engine, and_, exists, func, literal, select, union_all
+
+from domain.records import as_utc
+from domain.windows import SCORED_SCHEMA
 from storage.bulk import insert_ignore
 from storage.ingest import table_of
-from storage.schema import Label, Message, News, SentimentScore
+from storage.schema import (
+    DocumentTopic,
+    Label,
+    Message,
+    News,
+    NewsEntity,
+    SentimentScore,
+    Topic,
+)
 
 DOC_SCHEMA = {"doc_kind": pl.String(), "doc_id": pl.Int64(), "text": pl.String()}
 SCORE_COLUMNS = {"doc_kind": pl.String(), "doc_id": pl.Int64(), "model_version_id": pl.Int64(),
@@ -83,3 +96,50 @@ def write_scores(*, engine: Engine, scores: pl.DataFrame) -> int:
     with engine.begin() as connection:
         return insert_ignore(connection, table_of(SentimentScore), frame,
                              ("doc_kind", "doc_id", "model_version_id"))
+
+
+def scored_documents(*, engine: Engine, since: datetime | None = None,
+                     model_version_id: int | None = None, topic_model: str | None = None,
+                     roles: tuple[str, ...] = ("customer",)) -> pl.DataFrame:
+    """One row per scored document and entity (``SCORED_SCHEMA``), the input of monitoring.
+
+    ``model_version_id`` defaults to the latest version that has scores; ``topic_model`` to the
+    topic model written last. Messages keep authors in ``roles`` (agents' replies would dilute
+    customer sentiment); news counts once per entity it is tagged with; undated news is left out.
+    """
+    with engine.connect() as connection:
+        if model_version_id is None:
+            model_version_id = connection.execute(
+                select(func.max(SentimentScore.model_version_id))).scalar_one()
+        if topic_model is None:
+            topic_model = connection.execute(
+                select(Topic.topic_model).order_by(Topic.id.desc()).limit(1)).scalar()
+        if model_version_id is None:
+            return pl.DataFrame(schema=SCORED_SCHEMA)
+        topics = (select(DocumentTopic.doc_kind, DocumentTopic.doc_id, Topic.name)
+                  .join(Topic, Topic.id == DocumentTopic.topic_id)
+                  .where(DocumentTopic.topic_model == topic_model).subquery())
+        messages = select(
+            Message.id.label("doc_id"), literal("message").label("kind"), Message.entity,
+            Message.created_at.label("created_at"), Message.text.label("text"),
+        ).where(Message.author_role.in_(roles), Message.entity.is_not(None))
+        news = select(
+            News.id.label("doc_id"), literal("news").label("kind"), NewsEntity.entity,
+            News.published_at.label("created_at"), News.headline.label("text"),
+        ).join(NewsEntity, (NewsEntity.source == News.source) & (NewsEntity.news_id ==
+                                                                 News.news_id))\
+            .where(News.published_at.is_not(None))
+        if since is not None:
+            messages = messages.where(Message.created_at >= as_utc(since))
+            news = news.where(News.published_at >= as_utc(since))
+        docs = union_all(messages, news).subquery()
+        s = SentimentScore
+        query = select(
+            docs.c.kind, docs.c.doc_id, docs.c.entity, topics.c.name, docs.c.created_at,
+            s.score, s.p_negative, s.p_neutral, s.p_positive, docs.c.text, s.highlights,
+        ).join(s, (s.doc_kind == docs.c.kind) & (s.doc_id == docs.c.doc_id))\
+            .outerjoin(topics, (topics.c.doc_kind == docs.c.kind) &
+                       (topics.c.doc_id == docs.c.doc_id))\
+            .where(s.model_version_id == model_version_id)
+        rows = [(*r[:4], as_utc(r[4]), *r[5:]) for r in connection.execute(query)]
+    return pl.DataFrame(rows, schema=SCORED_SCHEMA, orient="row")

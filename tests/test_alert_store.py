@@ -17,7 +17,6 @@ from storage.alerts import (
     get_alert,
     list_alerts,
     resolve_alert,
-    scored_documents,
     upsert_alerts,
 )
 from storage.schema import (
@@ -31,6 +30,7 @@ from storage.schema import (
     SentimentScore,
     Topic,
 )
+from storage.scores import scored_documents
 
 T0 = datetime(2024, 5, 1, 9, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from domain.detection import (
     score_series,
     severity,
 )
-from domain.monitoring import (
+from domain.windows import (
     SCORED_SCHEMA,
     SERIES_SCHEMA,
     MonitorConfig,

@@ -15,12 +15,14 @@ from domain.records import Stream
 from domain.sequences import DEFAULT_EVENT_WEIGHTS, LeaveOneOutSplit
 from domain.settings import Settings
 from flows.cli import app
-from flows.ingestion import ingest_file
-from flows.recommend import load_sequences, train_recommender, version_weights
+from flows.ingest import ingest_file
+from flows.train_recommender import train_recommender
 from models.checkpoint import load_checkpoint
-from models.rec_train import LossKind, train_sasrec, training_batches
-from models.sasrec import SASRecConfig
+from models.recommender.data import training_batches
+from models.recommender.sasrec import SASRecConfig
+from models.recommender.train import LossKind, train_sasrec
 from models.training import TrainConfig
+from storage.events import load_sequences, version_weights
 from storage.registry import active_version
 
 N_ITEMS = 12
@@ -107,7 +109,7 @@ def test_recommender_trains_on_weighted_kinds_and_records_the_weights(
     assert version is not None and version.params["weights"] == weights
     extra = load_checkpoint(version.artifact_path, sha256=version.sha256).extra
     assert extra["weights"] == weights
-    seqs = load_sequences(engine, "e", version_weights(version.params))
+    seqs = load_sequences(engine=engine, source="e", weights=version_weights(version.params))
     assert not any(item.startswith("c") for item in seqs.item_ids)  # clicks are left out
     assert outcome.metrics["items"] == float(seqs.n_items) == 30.0
     assert seqs.weights is not None
@@ -165,8 +167,8 @@ def test_train_recommender_command_refuses_bad_weight_options(
 
 def test_train_recommender_flow_uses_the_settings_weights_unless_given_its_own(
         prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.recommend_flows import train_recommender_flow
     from flows.runtime import ready_engine
+    from flows.train_recommender import train_recommender_flow
 
     monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
@@ -176,7 +178,7 @@ def test_train_recommender_flow_uses_the_settings_weights_unless_given_its_own(
     ingest_file(engine=engine, stream=Stream.EVENTS, path=events_file(tmp_path / "e.csv"))
     result = train_recommender_flow(settings=settings, max_minutes=0.05)
     version = active_version(engine=engine, name="recommender")
-    assert version is not None and version.version == result["version"]
+    assert version is not None and version.version == result.version.version
     assert version.params["weights"] == {"view": 1.0, "purchase": 2.0}
     with pytest.raises(ValueError, match=r"'buy': unknown event kind"):
         train_recommender_flow(settings=settings, max_minutes=0.05, weights={"buy": 1.0})

@@ -35,9 +35,9 @@ def test_ingest_events_flow_loads_once(prefect_harness: None, settings: Settings
     path.write_text(RETAIL, encoding="utf-8")
     first = ingest_events(paths=[str(path)], settings=settings)
     again = ingest_events(paths=[str(path)], settings=settings)
-    assert [(s["rows_read"], s["loaded"], s["rejected"], s["skipped"]) for s in first] == [
+    assert [(s.rows_read, s.loaded, s.rejected, s.skipped) for s in first] == [
         (3, 2, 1, False)]
-    assert again[0]["skipped"] and again[0]["batch_id"] == first[0]["batch_id"]
+    assert again[0].skipped and again[0].batch_id == first[0].batch_id
     engine = ready_engine(settings)
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Event)).scalar_one() == 2

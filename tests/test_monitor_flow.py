@@ -11,11 +11,11 @@ from sqlalchemy import Engine, func, insert, select
 from typer.testing import CliRunner
 
 from domain.settings import Settings
-from flows.monitoring import run_monitoring, write_report
+from flows.monitor_sentiment import run_monitoring, write_report
 from flows.runtime import ready_engine
-from storage.alerts import scored_documents
 from storage.registry import register_version
 from storage.schema import Alert, IngestBatch, Message, SentimentScore
+from storage.scores import scored_documents
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 SUBJECTS = ["refund payment card charge", "flight delay gate crew",
@@ -114,7 +114,7 @@ def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
 
 def test_topics_are_learned_once_and_every_document_gets_one(engine: Engine,
                                                              tmp_path: Path) -> None:
-    from flows.monitoring import refresh_topics
+    from flows.topics import refresh_topics
     from storage.schema import DocumentTopic, Topic
 
     add_hours(engine, range(0, 6), {})

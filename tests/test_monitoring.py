@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from domain.monitoring import SCORED_SCHEMA, MonitorConfig, aggregate_windows
+from domain.windows import SCORED_SCHEMA, MonitorConfig, aggregate_windows
 
 NEG, NEU, POS = (0.8, 0.1, 0.1), (0.2, 0.6, 0.2), (0.1, 0.2, 0.7)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from domain.records import Stream
-from flows.ingestion import ingest_file
+from flows.ingest import ingest_file
 from storage.schema import Message, Reject
 
 PLANTED = ["jane.doe@example.com", "+44 20 7946 0958", "(415) 555-2671",

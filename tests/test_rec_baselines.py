@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from domain import rec_metrics
+from domain import metrics
 from domain.sequences import LeaveOneOutSplit
-from models.rec_baselines import EASE, ItemKNN, MostPop, RecentPop
-from models.rec_eval import evaluate_split
+from models.recommender.baselines import EASE, ItemKNN, MostPop, RecentPop
+from models.recommender.evaluate import evaluate_split
 
 # Items 1..4. Item columns: 1 <- users {0, 1}; 2 <- {0, 1, 2}; 3 <- {1, 2}; 4 <- {3}.
 TRAIN = [np.array([1, 2]), np.array([1, 2, 3]), np.array([2, 3]), np.array([4])]
@@ -21,7 +21,7 @@ EMPTY = np.zeros(0, dtype=np.int64)
 def _ranking(scores: np.ndarray) -> list[int]:
     scores = scores.astype(np.float64).copy()
     scores[:, 0] = -np.inf
-    return rec_metrics.top_k_items(scores, N_ITEMS)[0].tolist()
+    return metrics.top_k_items(scores, N_ITEMS)[0].tolist()
 
 
 def test_most_pop_ranks_by_count_ties_by_index() -> None:

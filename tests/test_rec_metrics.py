@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from domain import rec_metrics
-from models.rec_eval import evaluate_ranking
+from domain import metrics
+from models.recommender.evaluate import evaluate_ranking
 
 NEG = -np.inf
 
@@ -18,7 +18,7 @@ def test_mask_seen_hides_history_and_padding_and_flags_repeat_targets() -> None:
                        [9.0, 5.0, 6.0, 7.0, 8.0]], dtype=np.float32)
     histories = [np.array([1, 3]), np.array([2, 4])]
     targets = np.array([2, 4])  # user 1's target repeats a history item: masked too
-    repeat = rec_metrics.mask_seen(scores, histories, targets)
+    repeat = metrics.mask_seen(scores, histories, targets)
     assert scores.tolist() == [[NEG, NEG, 2.0, NEG, 4.0], [NEG, 5.0, NEG, 7.0, NEG]]
     assert repeat.tolist() == [False, True]
 
@@ -37,28 +37,28 @@ def test_target_ranks_count_higher_items_and_ties_of_lower_index() -> None:
                        [NEG, 0.5, 0.9, 0.5, 0.1]])
     # Target 3 ties with item 1 (lower index, ranked first) and trails item 2: rank 2.
     # Target 1 wins the tie with item 3: rank 1.
-    assert rec_metrics.target_ranks(scores, np.array([3, 1])).tolist() == [2, 1]
+    assert metrics.target_ranks(scores, np.array([3, 1])).tolist() == [2, 1]
 
 
 def test_hit_rate_and_ndcg_exact() -> None:
     ranks = np.array([0, 1, 10, 3])
-    assert rec_metrics.hit_rate(ranks, 10) == 0.75
+    assert metrics.hit_rate(ranks, 10) == 0.75
     expected = (1.0 + 1.0 / math.log2(3) + 0.0 + 1.0 / math.log2(5)) / 4
-    assert rec_metrics.ndcg(ranks, 10) == pytest.approx(expected, abs=1e-12)
-    assert rec_metrics.hit_rate(ranks, 1) == 0.25
-    assert rec_metrics.ndcg(ranks, 1) == 0.25
+    assert metrics.ndcg(ranks, 10) == pytest.approx(expected, abs=1e-12)
+    assert metrics.hit_rate(ranks, 1) == 0.25
+    assert metrics.ndcg(ranks, 1) == 0.25
 
 
 def test_top_k_breaks_ties_by_index_and_skips_masked_items() -> None:
     scores = np.array([[NEG, 0.2, 0.7, 0.2, 0.2, 0.9],
                        [NEG, NEG, NEG, NEG, 0.3, NEG]])
-    top = rec_metrics.top_k_items(scores, 3)
+    top = metrics.top_k_items(scores, 3)
     assert top.tolist() == [[5, 2, 1], [4, 0, 0]]
 
 
 def test_coverage_counts_distinct_listed_items_over_catalogue() -> None:
     top = np.array([[1, 2], [2, 3], [3, 0]])
-    assert rec_metrics.coverage(top, n_items=6) == 0.5
+    assert metrics.coverage(top, n_items=6) == 0.5
 
 
 def test_evaluate_ranking_masks_seen_items_end_to_end() -> None:

@@ -10,17 +10,12 @@ from sqlalchemy import Engine
 from domain.ranking import RankingRules
 from domain.records import Stream
 from domain.sequences import DEFAULT_EVENT_WEIGHTS
-from flows.ingestion import ingest_file
-from flows.recommend import (
-    build_item_index,
-    load_model,
-    load_sequences,
-    recent_popularity,
-    recommend_batch,
-    train_recommender,
-    version_weights,
-)
+from flows.ingest import ingest_file
+from flows.train_recommender import train_recommender
 from models.index import load_index
+from models.recommender.artifact import build_item_index, load_recommender
+from models.recommender.publish import recent_popularity, recommend_batch
+from storage.events import load_sequences, version_weights
 from storage.registry import active_version
 
 
@@ -46,10 +41,11 @@ def test_train_publish_batch_and_cold_start(engine: Engine, tmp_path: Path) -> N
     version = active_version(engine=engine, name="recommender")
     assert version is not None and version.params["source"] == "e"
     assert version.params["weights"] == DEFAULT_EVENT_WEIGHTS
-    path = build_item_index(version)
+    path = build_item_index(version.artifact_path, sha256=version.sha256,
+                            model_version_id=version.id)
     index = load_index(path, model_version_id=version.id)
-    model, item_ids = load_model(version)
-    seqs = load_sequences(engine, "e", version_weights(version.params))
+    model, item_ids = load_recommender(version.artifact_path, sha256=version.sha256)
+    seqs = load_sequences(engine=engine, source="e", weights=version_weights(version.params))
     frame = recommend_batch(model=model, index=index, seqs=seqs, item_ids=item_ids, start=0,
                             end=5, k=10, rules=RankingRules(exclude=frozenset({"i0"})))
     assert frame["user_id"].n_unique() == 5

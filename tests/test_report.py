@@ -12,8 +12,9 @@ from typing import Any
 import polars as pl
 
 from domain.detection import detect_alerts
-from domain.monitoring import SCORED_SCHEMA
-from flows.report_html import highlight_text, render_report, report_markdown
+from domain.windows import SCORED_SCHEMA
+from flows.report import render_report, report_markdown
+from flows.report.page import highlight_text
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.rec_losses import full_softmax_loss, sampled_softmax_loss
-from models.sasrec import SASRec, SASRecConfig
+from models.recommender.losses import full_softmax_loss, sampled_softmax_loss
+from models.recommender.sasrec import SASRec, SASRecConfig
 
 N_ITEMS = 30
 CONFIG = SASRecConfig(n_items=N_ITEMS, max_len=12, d_model=16, n_heads=2, d_ff=32, dropout=0.1)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 
 from domain.records import Stream
 from domain.settings import Settings
-from flows.ingestion import ingest_file
+from flows.ingest import ingest_file
 from flows.runtime import ready_engine
 from storage.schema import Recommendation, RecommendationSet, SentimentScore
 from tests.test_recommender_pipeline import events_file
@@ -19,8 +19,8 @@ from tests.test_sentiment_pipeline import labelled_file
 
 @pytest.fixture
 def trained(tmp_path: Path) -> Settings:
-    from flows.recommend import train_recommender
-    from flows.sentiment import train_sentiment
+    from flows.train_recommender import train_recommender
+    from flows.train_sentiment import train_sentiment
 
     settings = Settings(home=tmp_path / "home", max_workers=2)
     engine = ready_engine(settings)
@@ -55,8 +55,8 @@ def scores(settings: Settings) -> pl.DataFrame:
 
 def test_dask_cluster_gives_the_default_runners_results(prefect_harness: None,
                                                         trained: Settings) -> None:
-    from flows.recommend_flows import run_publish
-    from flows.sentiment_flows import run_scoring
+    from flows.publish_recommendations import run_publish
+    from flows.score_documents import run_scoring
 
     dask = trained.model_copy(update={"task_runner": "dask"})
     published = run_publish(trained, k=5, batch_users=7)
@@ -72,7 +72,7 @@ def test_dask_cluster_gives_the_default_runners_results(prefect_harness: None,
     dask_scores = scores(dask)
 
     assert threads_recs.height == 41 * 5  # 40 users and the cold-start list
-    assert published["users"] == 40 and published["rows"] == 40 * 5
+    assert published.users == 40 and published.rows == 40 * 5
     assert threads_recs.select("user_id", "rank", "item_id").equals(
         dask_recs.select("user_id", "rank", "item_id"))
     assert threads_scores.height == 60

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.sentiment_baseline import BaselineConfig, train_baseline
+from models.sentiment.baseline import BaselineConfig, train_baseline
 
 NEGATIVE = ["profit fell sharply", "sales dropped and losses widened", "shares plunged today",
             "the outlook was cut", "revenue declined again", "costs rose and margins fell"]

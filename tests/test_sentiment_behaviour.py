@@ -18,17 +18,12 @@ import torch.nn.functional as F
 
 from domain.adapters.news import parse_news
 from models.device import seed_everything
-from models.sentiment import SentimentConfig, SentimentEncoder
-from models.sentiment_infer import TrainedSentiment, score_texts
-from models.sentiment_train import (
-    FitConfig,
-    bucketed_batches,
-    encode_for_model,
-    label_ids,
-    predict_logits,
-    train_fast,
-)
-from models.text_tokenizer import train_tokenizer
+from models.sentiment.data import bucketed_batches, encode_for_model, label_ids
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.evaluate import predict_logits
+from models.sentiment.predict import TrainedSentiment, score_texts
+from models.sentiment.tokenizer import train_tokenizer
+from models.sentiment.train import FitConfig, train_fast
 from models.training import Batch, TrainConfig, train
 from tests.conftest import data_file
 

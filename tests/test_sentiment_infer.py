@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.sentiment import SentimentConfig, SentimentEncoder
-from models.sentiment_infer import TrainedSentiment, score_texts, split_sentences
-from models.text_tokenizer import train_tokenizer
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.predict import TrainedSentiment, score_texts, split_sentences
+from models.sentiment.tokenizer import train_tokenizer
 
 SENTENCES = [
     "Operating profit rose sharply.",

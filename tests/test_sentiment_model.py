@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from models.checkpoint import ChecksumMismatchError
-from models.sentiment import SentimentConfig, SentimentEncoder
-from models.sentiment_accurate import DistillConfig, build_accurate, distillation_loss
-from models.sentiment_infer import TrainedSentiment, load_sentiment, pad_batch, save_sentiment
-from models.text_tokenizer import TextTokenizer, train_tokenizer
+from models.sentiment.data import pad_batch
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.minilm import build_accurate
+from models.sentiment.predict import TrainedSentiment, load_sentiment, save_sentiment
+from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
+from models.sentiment.train import DistillConfig, distillation_loss
 
 CORPUS = [
     "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.",

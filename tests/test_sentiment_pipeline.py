@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from domain.records import Stream
-from flows.ingestion import ingest_file
-from flows.sentiment import plan_scoring, score_chunk, train_sentiment
+from flows.ingest import ingest_file
+from flows.score_documents import plan_scoring, score_chunk
+from flows.train_sentiment import train_sentiment
 from storage.registry import active_version
 from storage.schema import SentimentScore
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from domain.adapters.events import parse_events
+from domain.readers import file_sha256
 from domain.records import Parsed, Stream
-from flows.ingestion import file_sha256, ingest_file
+from flows.ingest import ingest_file
 from storage.ingest import CountMismatchError, record_batch
 from storage.schema import Event, IngestBatch, Item, Reject
 

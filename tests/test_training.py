@@ -11,9 +11,10 @@ import torch
 from domain.sequences import LeaveOneOutSplit
 from models.checkpoint import ChecksumMismatchError, load_checkpoint, save_checkpoint
 from models.device import resolve_device
-from models.rec_losses import full_softmax_loss
-from models.rec_train import left_pad, train_sasrec, training_batches
-from models.sasrec import SASRec, SASRecConfig
+from models.recommender.data import left_pad, training_batches
+from models.recommender.losses import full_softmax_loss
+from models.recommender.sasrec import SASRec, SASRecConfig
+from models.recommender.train import train_sasrec
 from models.training import Batch, TrainConfig, train
 
 N_ITEMS = 12

@@ -3,7 +3,7 @@
 A scorer maps users' histories to a (B, N+1) score matrix (column 0 is padding). SASRec and the
 baselines all go through the same function, so their figures are measured the same way: every
 item ranked, history items masked; a target that repeats a history item stays masked and
-counts as a miss (``domain.rec_metrics``).
+counts as a miss (``domain.metrics``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import torch
 
-from domain import rec_metrics
+from domain import metrics
 from domain.sequences import LeaveOneOutSplit
+from models.recommender.data import left_pad
+from models.recommender.sasrec import SASRec
 
 # histories -> a new (B, N+1) score array, which the evaluator masks in place
 Scorer = Callable[[Sequence[np.ndarray]], np.ndarray]
@@ -54,20 +57,20 @@ def evaluate_ranking(scorer: Scorer, histories: Sequence[np.ndarray], targets: n
         if scores.shape != (len(target), n_items + 1):
             raise ValueError(f"scorer returned shape {scores.shape}, expected "
                              f"{(len(target), n_items + 1)}")
-        repeat = rec_metrics.mask_seen(scores, part, target)
-        rank = rec_metrics.target_ranks(scores, target)
+        repeat = metrics.mask_seen(scores, part, target)
+        rank = metrics.target_ranks(scores, target)
         rank[repeat] = n_items  # a target the user already has is never recommended: a miss
         ranks.append(rank)
         if with_coverage:
-            top_lists.append(rec_metrics.top_k_items(scores, k))
+            top_lists.append(metrics.top_k_items(scores, k))
     all_ranks = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
     coverage = None
     if with_coverage:
         tops = np.concatenate(top_lists) if top_lists else np.zeros((0, k), dtype=np.int64)
-        coverage = rec_metrics.coverage(tops, n_items)
+        coverage = metrics.coverage(tops, n_items)
     return RankingReport(
         stage=stage, k=k, users=len(all_ranks),
-        hit_rate=rec_metrics.hit_rate(all_ranks, k), ndcg=rec_metrics.ndcg(all_ranks, k),
+        hit_rate=metrics.hit_rate(all_ranks, k), ndcg=metrics.ndcg(all_ranks, k),
         coverage=coverage, seconds=time.perf_counter() - start,
     )
 
@@ -81,3 +84,47 @@ def evaluate_split(scorer: Scorer, split: LeaveOneOutSplit, stage: Stage, *, k: 
         histories, targets = split.test_histories(), split.test_target
     return evaluate_ranking(scorer, histories, targets, n_items=split.n_items, k=k,
                             batch_size=batch_size, stage=stage, with_coverage=with_coverage)
+
+
+class SASRecScorer:
+    """Scores every item for users' histories with a SASRec model, in length-sorted batches."""
+
+    def __init__(self, model: SASRec, *, batch_size: int = 512) -> None:
+        self.model = model
+        self.batch_size = batch_size
+
+    def __call__(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """(B, N+1) float32 scores; column 0 is padding."""
+        device = next(self.model.parameters()).device
+        max_len = self.model.config.max_len
+        out = np.empty((len(histories), self.model.config.n_items + 1), dtype=np.float32)
+        order = np.argsort([len(h) for h in histories], kind="stable")
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for begin in range(0, len(order), self.batch_size):
+                rows = order[begin:begin + self.batch_size]
+                seq = torch.from_numpy(left_pad([histories[i] for i in rows], max_len))
+                out[rows] = self.model.score(seq.to(device)).float().cpu().numpy()
+        self.model.train(was_training)
+        return out
+
+
+def catalogue_mapped(scorer: Scorer, scorer_items: Sequence[str],
+                     item_ids: Sequence[str]) -> Scorer:
+    """``scorer`` (a model trained on catalogue ``scorer_items``) scoring histories written in
+    catalogue ``item_ids`` (dense index i is ``item_ids[i - 1]``).
+
+    Items are mapped to the scorer's indices and its scores back to ours; items it never saw
+    rank last. This is how a champion is judged on a challenger's newer split.
+    """
+    theirs = {item: i for i, item in enumerate(scorer_items, start=1)}
+    to_theirs = np.asarray([0] + [theirs.get(item, 0) for item in item_ids])
+
+    def mapped(histories: Sequence[np.ndarray]) -> np.ndarray:
+        their_histories = [to_theirs[h][to_theirs[h] > 0] for h in histories]
+        scores = scorer(their_histories)[:, to_theirs]  # (B, N+1) in our item order
+        scores[:, to_theirs == 0] = -np.inf  # items new to the scorer rank last
+        return np.asarray(scores)
+
+    return mapped

@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from domain.records import SENTIMENT_LABELS
-from models.text_tokenizer import normalize_text
+from models.sentiment.tokenizer import normalize_text
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """SASRec: a causal transformer over a user's item sequence (Kang & McAuley, ICDM 2018).
 
-The model maps item sequences to hidden states; its losses are in ``models.rec_losses``.
+The model maps item sequences to hidden states; its losses are in ``models.recommender.losses``.
 Batches are left-padded with item 0, so the last position is always the newest item.
 """
 

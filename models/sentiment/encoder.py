@@ -3,7 +3,7 @@
 Reading order: attention, feed-forward, block, the pooling that explains, the shared classifier
 contract, config, model. Classes are ``domain.records.SENTIMENT_LABELS`` in that order
 (negative, neutral, positive). Models take tensors and return tensors; tokenising, batching and
-files live in ``models.sentiment_train`` and ``models.sentiment_infer``.
+files live in ``models.sentiment.train`` and ``models.sentiment.predict``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Each profile function takes the training portion of a split (texts + label ids),
 stratified validation set from it (the test split is never seen), trains with class-weighted
 cross-entropy on length-bucketed batches, stops early on validation macro-F1 and returns a
 ``TrainedSentiment``. Runs are seeded: the same inputs and seed give the same weights on CPU.
+Also here: the distillation loss that teaches the fast model from the accurate one (Hinton et
+al. 2015).
 """
 
 from __future__ import annotations
@@ -14,24 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
 
-from domain.records import SENTIMENT_LABELS
 from models.device import seed_everything
-from models.sentiment import SentimentClassifier, SentimentConfig, SentimentEncoder
-from models.sentiment_accurate import (
-    AccurateConfig,
-    DistillConfig,
-    build_accurate,
-    distillation_loss,
-    encoder_config,
+from models.sentiment.data import (
+    bucketed_batches,
+    class_weights,
+    encode_for_model,
+    stratified_split,
 )
-from models.sentiment_infer import TrainedSentiment, bucketed_order, pad_batch, score_texts
-from models.text_tokenizer import TextTokenizer, train_tokenizer
+from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
+from models.sentiment.evaluate import classification_metrics, predict_logits
+from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
+from models.sentiment.predict import TrainedSentiment
+from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
 from models.training import Batch, TrainConfig, TrainResult, train
 
 logger = logging.getLogger(__name__)
@@ -74,97 +73,32 @@ ACCURATE_PROBE = FitConfig(lr=1e-3, max_epochs=2, patience=2, weight_decay=0.01,
                            token_dropout=0.0)
 
 
-def label_ids(labels: Sequence[str]) -> list[int]:
-    """Label names -> ids in SENTIMENT_LABELS order; an unknown name is an error."""
-    index = {name: i for i, name in enumerate(SENTIMENT_LABELS)}
-    unknown = sorted({label for label in labels if label not in index})
-    if unknown:
-        raise ValueError(f"unknown sentiment labels {unknown}; expected {SENTIMENT_LABELS}")
-    return [index[label] for label in labels]
+@dataclass(frozen=True)
+class DistillConfig:
+    """Soft-target distillation (Hinton et al. 2015, "Distilling the Knowledge in a Neural
+    Network")."""
+
+    temperature: float = 2.0  # softens the teacher; 2-4 is the usual range for few classes
+    alpha: float = 0.7  # weight of the soft-target term; 1 - alpha goes to the hard labels
 
 
-def stratified_split(labels: Sequence[int], *, test_fraction: float,
-                     seed: int) -> tuple[list[int], list[int]]:
-    """Indices of a stratified (train, held-out) split."""
-    rows = np.arange(len(labels))
-    kept, held = train_test_split(rows, test_size=test_fraction, random_state=seed,
-                                  stratify=np.asarray(labels))
-    return sorted(int(i) for i in kept), sorted(int(i) for i in held)
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                      labels: torch.Tensor, *, config: DistillConfig,
+                      class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels).
 
-
-def class_weights(labels: Sequence[int], power: float) -> torch.Tensor:
-    """(n / (k * count)) ** power per class."""
-    counts = np.bincount(np.asarray(labels), minlength=len(SENTIMENT_LABELS)).astype(float)
-    balanced = len(labels) / (len(SENTIMENT_LABELS) * np.maximum(counts, 1.0))
-    return torch.tensor(balanced ** power, dtype=torch.float32)
-
-
-def encode_for_model(tokenizer: TextTokenizer, texts: Sequence[str],
-                     max_len: int) -> list[list[int]]:
-    """Framed ids per text; a training text longer than the window keeps its first window
-    (logged; scoring never does this, see sentiment_infer)."""
-    window = max_len - tokenizer.n_special
-    encoded = [e.ids for e in tokenizer.encode_batch(texts)]
-    cropped = sum(len(ids) > window for ids in encoded)
-    if cropped:
-        logger.info("%d of %d training texts are longer than %d tokens: trained on their first "
-                    "window", cropped, len(encoded), window)
-    return [tokenizer.frame(ids[:window] or [tokenizer.unk_id]) for ids in encoded]
-
-
-def bucketed_batches(seqs: Sequence[list[int]], targets: Sequence[torch.Tensor], *,
-                     pad_id: int, batch_size: int, bucket_batches: int, seed: int,
-                     token_dropout: float = 0.0, unk_id: int = 1,
-                     keep_ids: Sequence[int] = ()) -> list[Batch]:
-    """Shuffled batches of similar length: (ids, mask, *targets[rows]) each; with
-    ``token_dropout`` a share of the real tokens (not ``keep_ids``) becomes ``unk_id``."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(seqs))
-    pool = batch_size * bucket_batches
-    groups: list[np.ndarray] = []
-    for start in range(0, len(order), pool):
-        chunk = order[start:start + pool]
-        chunk = chunk[np.argsort([len(seqs[i]) for i in chunk], kind="stable")]
-        groups += [chunk[s:s + batch_size] for s in range(0, len(chunk), batch_size)]
-    batches: list[Batch] = []
-    for position in rng.permutation(len(groups)):
-        rows = groups[position]
-        ids, mask = pad_batch([seqs[i] for i in rows], pad_id)
-        if token_dropout > 0:
-            drop = torch.from_numpy(rng.random(ids.shape) < token_dropout) & mask
-            for kept_id in keep_ids:
-                drop &= ids != kept_id
-            ids = ids.masked_fill(drop, unk_id)
-        index = torch.from_numpy(rows)
-        batches.append((ids, mask, *(t[index] for t in targets)))
-    return batches
-
-
-@torch.inference_mode()
-def predict_logits(model: SentimentClassifier, seqs: Sequence[list[int]], *, pad_id: int,
-                   batch_size: int = 128) -> torch.Tensor:
-    """Logits (N, 3) in input order, computed in length-sorted batches."""
-    device = next(model.parameters()).device
-    out = torch.zeros(len(seqs), len(SENTIMENT_LABELS))
-    for rows in bucketed_order([len(s) for s in seqs], batch_size):
-        ids, mask = pad_batch([seqs[i] for i in rows], pad_id)
-        out[torch.from_numpy(rows)] = model(ids.to(device), mask.to(device)).float().cpu()
-    return out
-
-
-def classification_metrics(truth: Sequence[int], predicted: Sequence[int]) -> dict[str, float]:
-    """Accuracy and macro-F1 over the three classes (scikit-learn)."""
-    return {"accuracy": float(accuracy_score(truth, predicted)),
-            "macro_f1": float(f1_score(truth, predicted, average="macro",
-                                       labels=list(range(len(SENTIMENT_LABELS))),
-                                       zero_division=0))}
-
-
-def evaluate_texts(trained: TrainedSentiment, texts: Sequence[str],
-                   labels: Sequence[int]) -> dict[str, float]:
-    """Test metrics through the production scoring path (sentiment_infer.score_texts)."""
-    scores = score_texts(trained, texts, top_k=0)
-    return classification_metrics(labels, scores.probs.argmax(axis=1).tolist())
+    T^2 keeps the soft term's gradients on the scale of the hard term (Hinton et al. 2015, s.2).
+    Labels of -100 mark unlabelled transfer texts: they contribute the soft term only.
+    """
+    t = config.temperature
+    soft = F.kl_div(F.log_softmax(student_logits / t, dim=-1),
+                    F.log_softmax(teacher_logits / t, dim=-1),
+                    reduction="batchmean", log_target=True) * (t * t)
+    labelled = labels >= 0
+    if not bool(labelled.any()):
+        return config.alpha * soft
+    hard = F.cross_entropy(student_logits[labelled], labels[labelled], weight=class_weights)
+    return config.alpha * soft + (1.0 - config.alpha) * hard
 
 
 def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[str],

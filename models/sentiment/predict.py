@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.sentiment import SentimentClassifier, SentimentConfig, SentimentEncoder
-from models.text_tokenizer import Encoded, TextTokenizer, merge_pieces
+from models.sentiment.data import bucketed_order, pad_batch
+from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
+from models.sentiment.tokenizer import Encoded, TextTokenizer, merge_pieces
 
 logger = logging.getLogger(__name__)
 
@@ -68,22 +71,6 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """ids (B, T) padded to the longest sequence of the batch, and its real-token mask (B, T)."""
-    width = max(len(s) for s in seqs)
-    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
-    for row, seq in enumerate(seqs):
-        ids[row, :len(seq)] = seq
-    tensor = torch.from_numpy(ids)
-    lengths = torch.tensor([len(s) for s in seqs])
-    mask = torch.arange(width)[None, :] < lengths[:, None]  # (B, T)
-    return tensor, mask
-
-
-def bucketed_order(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices grouped into batches of similar length (longest first)."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def _windows(encoded: Encoded, text: str, tokenizer: TextTokenizer,
@@ -168,10 +155,25 @@ def quantized(trained: TrainedSentiment) -> TrainedSentiment:
     """A copy whose Linear layers run in int8 (CPU inference; see ``quantize_int8``)."""
     import copy
 
-    from models.sentiment_accurate import quantize_int8
-
     model = quantize_int8(copy.deepcopy(trained.model))
     return dataclasses.replace(trained, model=model)  # type: ignore[arg-type]
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Int8 dynamic quantisation of every Linear (weights int8, activations quantised per batch);
+    CPU inference only. PyTorch tutorial "Dynamic Quantization on BERT" reports ~1.5-2x speed-up
+    and under 1 point of accuracy lost; the speed bench measures it here."""
+    from torch.ao.quantization import quantize_dynamic
+
+    model.eval()
+    with warnings.catch_warnings():
+        # torch 2.13 deprecates quantised tensor creation in favour of torchao (pytorch issue
+        # 184982); the eager int8 kernels still work, and torchao is not a dependency here.
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated",
+                                category=UserWarning)
+        quantized: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+            model, {nn.Linear}, dtype=torch.qint8)
+    return quantized
 
 
 def save_sentiment(trained: TrainedSentiment, path: Path | str) -> str:
@@ -193,7 +195,7 @@ def load_sentiment(path: Path | str, *, sha256: str) -> TrainedSentiment:
         config: Any = SentimentConfig(**checkpoint.config)
         model = SentimentEncoder(config)
     elif profile == "accurate":
-        from models.sentiment_accurate import AccurateConfig, MiniLMSentiment, build_accurate
+        from models.sentiment.minilm import AccurateConfig, MiniLMSentiment, build_accurate
 
         config = AccurateConfig(**checkpoint.config)
         built: MiniLMSentiment = build_accurate(config, tokenizer=tokenizer,

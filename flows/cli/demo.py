@@ -12,12 +12,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
 
+from domain.errors import NotReadyError
 from domain.records import Stream
 from domain.settings import Settings
 from flows.runtime import ready_engine
-from storage.schema import Event, IngestBatch, Item, Label, Message, News, Reject
+from storage.ingest import table_counts
+from storage.registry import Promotion
 
 SENTIMENT_MINUTES = 2.0  # training budgets that keep the demo under 10 minutes on 2 cores
 RECOMMENDER_MINUTES = 1.0
@@ -37,9 +38,8 @@ def run_demo(*, data: Path, console: Console) -> None:
 
     missing = [name for _, name, _ in DEMO_FILES if not (data / name).exists()]
     if missing:
-        console.print(f"[red]error:[/] {data} lacks {', '.join(missing)}: run the demo from "
-                      "the repository root or pass --data to the examples/data folder")
-        raise SystemExit(2)
+        raise NotReadyError(f"{data} lacks {', '.join(missing)}: run the demo from the "
+                            "repository root or pass --data to the examples/data folder")
     settings = Settings()
     engine = ready_engine(settings)
     console.rule("[bold]sentrec demo")
@@ -53,18 +53,15 @@ def run_demo(*, data: Path, console: Console) -> None:
         for stream, name, fmt in DEMO_FILES:
             status.update(f"ingesting {stream.value} from {name}")
             for s in FLOWS[stream](paths=[str(data / name)], fmt=fmt, settings=settings):
-                table.add_row(stream.value, name, f"{s['rows_read']:,}", f"{s['loaded']:,}",
-                              f"{s['rejected']:,}", f"{s['duplicate']:,}",
-                              f"{s['labels_loaded']:,}",
-                              "already ingested" if s["skipped"] else "loaded")
+                table.add_row(stream.value, name, f"{s.rows_read:,}", f"{s.loaded:,}",
+                              f"{s.rejected:,}", f"{s.duplicate:,}", f"{s.labels_loaded:,}",
+                              "already ingested" if s.skipped else "loaded")
     console.print(table)
     totals = Table(title="the store now holds")
     totals.add_column("table")
     totals.add_column("rows", justify="right")
-    with engine.connect() as connection:
-        for model in (Message, News, Event, Item, Label, Reject, IngestBatch):
-            count = connection.execute(select(func.count()).select_from(model)).scalar_one()
-            totals.add_row(str(model.__tablename__), f"{count:,}")
+    for name, count in table_counts(engine=engine).items():
+        totals.add_row(name, f"{count:,}")
     console.print(totals)
     _models(settings, console)
     console.rule("[bold]done")
@@ -75,44 +72,46 @@ def run_demo(*, data: Path, console: Console) -> None:
 
 def _models(settings: Settings, console: Console) -> None:
     """Train, score, monitor, report, publish; print what a person looks at next."""
-    from flows.monitor import monitor_sentiment
-    from flows.recommend_flows import publish_recommendations, train_recommender_flow
-    from flows.sentiment_flows import score_documents, train_sentiment_flow
+    from flows.monitor_sentiment import monitor_sentiment
+    from flows.publish_recommendations import publish_recommendations
+    from flows.score_documents import score_documents
+    from flows.train_recommender import train_recommender_flow
+    from flows.train_sentiment import train_sentiment_flow
 
     with console.status("training the fast sentiment model (about 2 minutes)"):
         sentiment = train_sentiment_flow(settings=settings, profile="fast",
                                          max_minutes=SENTIMENT_MINUTES)
-    m = sentiment["metrics"]
-    console.print(f"sentiment v{sentiment['version']}: accuracy {m['accuracy']:.3f}, macro-F1 "
-                  f"{m['macro_f1']:.3f} on {sentiment['test_size']:,} held-out documents; "
-                  f"{_verdict(sentiment)}")
+    m = sentiment.metrics
+    console.print(f"sentiment v{sentiment.version.version}: accuracy {m['accuracy']:.3f}, "
+                  f"macro-F1 {m['macro_f1']:.3f} on {sentiment.test_size:,} held-out "
+                  f"documents; {_verdict(sentiment.promotion)}")
     with console.status("scoring every document"):
         scored = score_documents(settings=settings)
-    console.print(f"scored {scored['scored']:,} documents")
+    console.print(f"scored {scored.scored:,} documents")
     with console.status("detecting negative surges"):
         monitored = monitor_sentiment(settings=settings, report_days=10)
     with console.status("training the recommender (about 1 minute)"):
         recommender = train_recommender_flow(settings=settings, source="online-retail",
                                              max_minutes=RECOMMENDER_MINUTES)
-    r = recommender["metrics"]
-    console.print(f"recommender v{recommender['version']}: test NDCG@10 "
+    r = recommender.metrics
+    console.print(f"recommender v{recommender.version.version}: test NDCG@10 "
                   f"{r['test_ndcg@10']:.4f}, HR@10 {r['test_hr@10']:.4f}; "
-                  f"{_verdict(recommender)}")
+                  f"{_verdict(recommender.promotion)}")
     with console.status("publishing recommendations"):
         published = publish_recommendations(settings=settings)
-    console.print(f"recommendation set {published['set_id']} is active for "
-                  f"{published['users']:,} users")
+    console.print(f"recommendation set {published.set_id} is active for "
+                  f"{published.users:,} users")
     _show_alerts(settings, console)
     _show_user(settings, console)
-    console.print(f"risk report: [bold]{monitored['report']}[/]")
+    console.print(f"risk report: [bold]{monitored.report}[/]")
     console.print("start the lookup API: [bold].venv/bin/sentrec apikey create demo[/] then "
                   "[bold].venv/bin/sentrec serve[/] and call "
                   "GET /v1/users/17850/recommendations with the key in X-API-Key")
 
 
-def _verdict(result: dict[str, object]) -> str:
-    return ("live" if result["promoted"] else "not promoted, the champion stays live") + \
-        f" ({result['reason']})"
+def _verdict(promotion: Promotion) -> str:
+    return ("live" if promotion.promoted else "not promoted, the champion stays live") + \
+        f" ({promotion.reason})"
 
 
 def _show_alerts(settings: Settings, console: Console) -> None:
@@ -133,6 +132,6 @@ def _show_alerts(settings: Settings, console: Console) -> None:
 
 
 def _show_user(settings: Settings, console: Console) -> None:
-    from flows.tables import recommendations_table
+    from flows.cli.tables import recommendations_table
 
     console.print(recommendations_table(ready_engine(settings), DEMO_USER, 5)[1])

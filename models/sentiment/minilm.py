@@ -1,23 +1,17 @@
-"""The accurate profile: the offline MiniLM encoder fine-tuned under the same attention pooling.
-
-Also here: the distillation loss that teaches the fast model from it (Hinton et al. 2015), and
-int8 dynamic quantisation of its Linear layers for CPU inference (PyTorch's recipe for BERT).
-"""
+"""The accurate profile: the offline MiniLM encoder fine-tuned under the same attention pooling."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from domain.records import SENTIMENT_LABELS
-from models.sentiment import AttentionPool, SentimentClassifier
-from models.text_tokenizer import TextTokenizer
+from models.sentiment.encoder import AttentionPool, SentimentClassifier
+from models.sentiment.tokenizer import TextTokenizer
 
 
 def minilm_path() -> Path:
@@ -103,48 +97,3 @@ def build_accurate(config: AccurateConfig | None = None, *,
     model = MiniLMSentiment(encoder, config, width=int(encoder.config.hidden_size),
                             cls_id=tokenizer.cls_id, sep_id=tokenizer.sep_id)
     return model, tokenizer
-
-
-def quantize_int8(model: nn.Module) -> nn.Module:
-    """Int8 dynamic quantisation of every Linear (weights int8, activations quantised per batch);
-    CPU inference only. PyTorch tutorial "Dynamic Quantization on BERT" reports ~1.5-2x speed-up
-    and under 1 point of accuracy lost; the speed bench measures it here."""
-    from torch.ao.quantization import quantize_dynamic
-
-    model.eval()
-    with warnings.catch_warnings():
-        # torch 2.13 deprecates quantised tensor creation in favour of torchao (pytorch issue
-        # 184982); the eager int8 kernels still work, and torchao is not a dependency here.
-        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*deprecated",
-                                category=UserWarning)
-        quantized: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
-            model, {nn.Linear}, dtype=torch.qint8)
-    return quantized
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """Soft-target distillation (Hinton et al. 2015, "Distilling the Knowledge in a Neural
-    Network")."""
-
-    temperature: float = 2.0  # softens the teacher; 2-4 is the usual range for few classes
-    alpha: float = 0.7  # weight of the soft-target term; 1 - alpha goes to the hard labels
-
-
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                      labels: torch.Tensor, *, config: DistillConfig,
-                      class_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels).
-
-    T^2 keeps the soft term's gradients on the scale of the hard term (Hinton et al. 2015, s.2).
-    Labels of -100 mark unlabelled transfer texts: they contribute the soft term only.
-    """
-    t = config.temperature
-    soft = F.kl_div(F.log_softmax(student_logits / t, dim=-1),
-                    F.log_softmax(teacher_logits / t, dim=-1),
-                    reduction="batchmean", log_target=True) * (t * t)
-    labelled = labels >= 0
-    if not bool(labelled.any()):
-        return config.alpha * soft
-    hard = F.cross_entropy(student_logits[labelled], labels[labelled], weight=class_weights)
-    return config.alpha * soft + (1.0 - config.alpha) * hard

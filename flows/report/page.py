@@ -8,48 +8,17 @@ documents with the words the sentiment model attended to shaded by their weight.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
-
-class AlertView(Protocol):
-    """What the report reads of an alert (``AlertRecord`` and ``StoredAlert`` both fit)."""
-
-    @property
-    def dedup_key(self) -> str: ...
-    @property
-    def entity(self) -> str: ...
-    @property
-    def topic(self) -> str | None: ...
-    @property
-    def window_start(self) -> datetime: ...
-    @property
-    def window_end(self) -> datetime: ...
-    @property
-    def observed(self) -> float: ...
-    @property
-    def baseline(self) -> float: ...
-    @property
-    def z(self) -> float: ...
-    @property
-    def severity(self) -> int: ...
-    @property
-    def volume(self) -> int: ...
-    @property
-    def detector(self) -> str: ...
-    @property
-    def model_version_id(self) -> int | None: ...
-    @property
-    def status(self) -> str: ...
-
+from flows.report.charts import chart_png
+from flows.report.summary import AlertView, span, when
 
 Evidence = Mapping[str, Sequence[Mapping[str, Any]]]  # dedup_key -> documents
 
@@ -84,15 +53,6 @@ READING = (
     "the evidence are those the sentiment model weighed most.")
 
 
-def _when(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _span(start: datetime, end: datetime) -> str:
-    same_day = start.astimezone(UTC).date() == end.astimezone(UTC).date()
-    return f"{_when(start)} – {end.astimezone(UTC):{'%H:%M' if same_day else '%Y-%m-%d %H:%M'}} UTC"
-
-
 def _severity_badge(value: int) -> str:
     grade = "high" if value >= 70 else "mid" if value >= 40 else "low"
     return f'<span class="sev {grade}">{value}</span>'
@@ -104,67 +64,6 @@ def _entity_series(series: pl.DataFrame, entity: str, topic: str | None) -> pl.D
         rows = rows.filter(pl.col("topic").is_null() if topic is None else
                            pl.col("topic") == topic)
     return rows.sort("window_start")
-
-
-def chart_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
-    """Negative share with baseline band, mean score and volume; base64 PNG.
-
-    Windows the detector judged are drawn in colour; the others (too few documents, or no
-    baseline yet) as faint grey dots, because their share swings on a handful of documents.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    judged_col = rows["judged"] if "judged" in rows.columns else rows["volume"] > 0
-    judged, other = rows.filter(judged_col), rows.filter(~judged_col)
-    x = judged["window_start"].to_list()
-    fig, (share, score, volume) = plt.subplots(
-        3, 1, figsize=(12, 5.8), sharex=True, gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
-    if "band_low" in rows.columns and judged.height:
-        # Alerts are one-sided (rises only), so the band runs from baseline to the alert line.
-        share.fill_between(x, judged["baseline"].to_numpy(), judged["band_high"].to_numpy(),
-                           color="#bcccdc", alpha=0.7, lw=0, label="usual rise")
-        share.plot(x, judged["baseline"].to_numpy(), color="#627d98", lw=1, ls="--",
-                   label="baseline")
-        share.plot(x, judged["band_high"].to_numpy(), color="#e57373", lw=0.8, ls=":",
-                   label="alert line")
-    share.plot(other["window_start"].to_list(), other["negative_share"].to_numpy(), ".",
-               color="#cbd2d9", ms=3, label="not judged (few documents)")
-    share.plot(x, judged["negative_share"].to_numpy(), "-o", color="#1f2933", lw=1, ms=2.5,
-               label="negative share")
-    if "fired" in rows.columns:
-        fired = rows.filter(pl.col("fired"))
-        share.plot(fired["window_start"].to_list(), fired["negative_share"].to_numpy(), "o",
-                   color="#c62828", ms=8, label="alert window")
-    for alert in alerts:
-        for axis in (share, score, volume):
-            axis.axvspan(alert.window_start, alert.window_end, color="#e53935", alpha=0.25,
-                         lw=0)
-        share.annotate(f"severity {alert.severity}", (alert.window_start, 1.03),
-                       color="#c62828", fontsize=9, ha="center", annotation_clip=False)
-    share.set_ylim(0, 1)
-    share.set_ylabel("negative share")
-    share.legend(loc="lower left", fontsize=8, ncol=6, frameon=True, framealpha=0.9)
-    score.plot(x, judged["mean_score"].to_numpy(), color="#2f6fb0", lw=1)
-    score.axhline(0, color="#9aa5b1", lw=0.6)
-    score.set_ylim(-1, 1)
-    score.set_ylabel("mean score")
-    width = (rows["window_end"][0] - rows["window_start"][0]) if rows.height else None
-    for part, colour in ((judged, "#627d98"), (other, "#cbd2d9")):
-        volume.bar(part["window_start"].to_list(), part["volume"].to_numpy(), width=width,
-                   align="edge", color=colour)
-    volume.set_ylabel("documents")
-    volume.set_xlabel("window start (UTC)")
-    for axis in (share, score, volume):
-        axis.grid(alpha=0.25)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def highlight_text(text: str, highlights: Sequence[Sequence[Any]]) -> str:
@@ -222,7 +121,7 @@ def _table(alerts: Sequence[AlertView]) -> str:
     rows = [
         f"<tr><td>{_severity_badge(a.severity)}</td><td>{html.escape(a.entity)}</td>"
         f"<td>{html.escape(a.topic or 'all topics')}</td>"
-        f"<td>{_span(a.window_start, a.window_end)}</td>"
+        f"<td>{span(a.window_start, a.window_end)}</td>"
         f'<td class="num">{a.observed:.0%} vs {a.baseline:.0%}</td>'
         f'<td class="num">{a.z:.1f}</td><td class="num">{a.volume}</td>'
         f"<td>{html.escape(a.detector)}</td>"
@@ -234,7 +133,7 @@ def _table(alerts: Sequence[AlertView]) -> str:
 def _period(series: pl.DataFrame) -> str:
     if series.is_empty():
         return "no documents in this period"
-    return _span(series["window_start"].min(), series["window_end"].max())  # type: ignore[arg-type]
+    return span(series["window_start"].min(), series["window_end"].max())  # type: ignore[arg-type]
 
 
 def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: Evidence,
@@ -246,7 +145,7 @@ def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: E
     entities = series["entity"].n_unique() if not series.is_empty() else 0
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="meta">Period {_period(series)} · {entities} entities monitored · '
-            f"generated {_when(generated)} UTC</p>"]
+            f"generated {when(generated)} UTC</p>"]
     if not ranked:
         body.append('<p class="empty">No alerts in this period: no entity\'s negative share '
                     "rose above its expected range.</p>")
@@ -267,7 +166,7 @@ def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: E
                             f'{html.escape(label)}" src="data:image/png;base64,'
                             f'{chart_png(rows, group)}">')
             for alert in sorted(group, key=lambda a: a.window_start):
-                body.append(f"<h3>Evidence, {_span(alert.window_start, alert.window_end)}: "
+                body.append(f"<h3>Evidence, {span(alert.window_start, alert.window_end)}: "
                             f"{alert.observed:.0%} negative vs {alert.baseline:.0%} usual</h3>")
                 body.append(_evidence_html(evidence.get(alert.dedup_key, [])))
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -276,23 +175,3 @@ def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: E
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")
     return out_path
-
-
-def report_markdown(alerts: Sequence[AlertView], *, max_rows: int = 20) -> str:
-    """A short markdown summary for a Prefect artifact."""
-    if not alerts:
-        return "## Sentiment alerts\n\nNo alerts in this period.\n"
-    ranked = sorted(alerts, key=lambda a: (-a.severity, a.entity, a.window_start))
-    plural = "s" if len(ranked) > 1 else ""
-    lines = ["## Sentiment alerts", "", f"{len(ranked)} alert{plural}, most severe first.", "",
-             "| severity | entity | topic | window (UTC) | negative share vs baseline | z | "
-             "volume | detector | status |", "|---:|---|---|---|---:|---:|---:|---|---|"]
-    for a in ranked[:max_rows]:
-        cells = [str(a.severity), a.entity, a.topic or "all", _span(a.window_start,
-                                                                     a.window_end),
-                 f"{a.observed:.0%} vs {a.baseline:.0%}", f"{a.z:.1f}", str(a.volume),
-                 a.detector, a.status]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    if len(ranked) > max_rows:
-        lines.append(f"\n{len(ranked) - max_rows} more in the HTML report.")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,121 @@
+"""Flow ``train-sentiment``: train on the store's labels; the model goes live only if it wins.
+
+Training uses every labelled document in the store, split 80/20 stratified with seed 0; the
+held-out fifth is the evaluation set on which challenger and champion are compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from sqlalchemy import Engine
+
+from domain.errors import InvalidInputError, NotReadyError
+from domain.settings import Settings
+from flows.promotion import Candidate, register_and_promote
+from flows.runtime import ready_engine
+from storage.registry import SENTIMENT, Promotion, VersionInfo
+from storage.scores import labelled_documents
+
+log = logging.getLogger(__name__)
+
+PRIMARY_METRIC = "macro_f1"
+PROFILES = ("fast", "accurate")
+MIN_LABELLED = 30  # fewer labelled documents cannot fill a stratified 80/20 split of 3 classes
+
+
+@dataclass(frozen=True)
+class SentimentTraining:
+    """What a training run produced and decided."""
+
+    version: VersionInfo
+    promotion: Promotion
+    metrics: dict[str, float]
+    train_size: int
+    test_size: int
+
+
+def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", seed: int = 0,
+                    origins: list[str] | None = None,
+                    max_minutes: float | None = None) -> SentimentTraining:
+    """Train ``profile`` on the store's labels, register it, promote it if it wins."""
+    import torch
+
+    from models.sentiment.data import label_ids, stratified_split
+    from models.sentiment.evaluate import evaluate_texts
+    from models.sentiment.predict import load_sentiment, save_sentiment
+    from models.sentiment.train import ACCURATE_FIT, FAST_FIT, train_accurate, train_fast
+
+    if profile not in PROFILES:
+        raise InvalidInputError(f"unknown sentiment profile {profile!r}; use fast or accurate")
+    documents = labelled_documents(engine=engine, origins=origins)
+    if documents.height < MIN_LABELLED:
+        raise NotReadyError(f"only {documents.height} labelled documents in the store; ingest "
+                            "a labelled set first (e.g. `sentrec ingest news "
+                            "Sentences_50Agree.txt`)")
+    texts = documents["text"].to_list()
+    labels = label_ids(documents["label"].to_list())
+    train_rows, test_rows = stratified_split(labels, test_fraction=0.2, seed=0)
+    fit = FAST_FIT if profile == "fast" else ACCURATE_FIT
+    if max_minutes is not None:
+        fit = replace(fit, max_seconds=max_minutes * 60)
+    train_texts = [texts[i] for i in train_rows]
+    train_labels = [labels[i] for i in train_rows]
+    test_texts = [texts[i] for i in test_rows]
+    test_labels = [labels[i] for i in test_rows]
+    torch.manual_seed(seed)
+    trainer = train_fast if profile == "fast" else train_accurate
+    trained = trainer(train_texts, train_labels, seed=seed, fit=fit)
+    metrics = evaluate_texts(trained, test_texts, test_labels)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / f"sentiment-{profile}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
+    sha256 = save_sentiment(trained, path)
+
+    def rescore(champion: VersionInfo) -> float:
+        """The champion's macro-F1 on today's held-out documents."""
+        model = load_sentiment(champion.artifact_path, sha256=champion.sha256)
+        return evaluate_texts(model, test_texts, test_labels)[PRIMARY_METRIC]
+
+    promotion = register_and_promote(engine=engine, rescore=rescore, candidate=Candidate(
+        name=SENTIMENT, eval_set=_eval_set(documents, test_rows), primary_metric=PRIMARY_METRIC,
+        metrics=metrics, artifact_path=str(path), sha256=sha256,
+        params={"profile": profile, "seed": seed, "train_size": len(train_rows),
+                "origins": sorted(documents["origin"].unique().to_list())}))
+    return SentimentTraining(promotion.candidate, promotion, metrics, len(train_rows),
+                             len(test_rows))
+
+
+def _eval_set(documents: pl.DataFrame, test_rows: list[int]) -> str:
+    """A name for the held-out documents: two runs on the same labels share it."""
+    keys = sorted(f"{documents['doc_kind'][i]}:{documents['doc_id'][i]}" for i in test_rows)
+    digest = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
+    return f"labels-80-20-seed0:{len(keys)}:{digest}"
+
+
+@flow(name="train-sentiment")
+def train_sentiment_flow(settings: Settings | None = None, profile: str = "fast",
+                         seed: int = 0, max_minutes: float | None = None) -> SentimentTraining:
+    """Train a sentiment model on the store's labels; it goes live only if it beats the active
+    one on the same held-out documents."""
+    settings = settings or Settings()
+    outcome = train_sentiment(engine=ready_engine(settings), models_dir=settings.home / "models",
+                              profile=profile, seed=seed, max_minutes=max_minutes)
+    lines = [f"# Sentiment {profile} v{outcome.version.version}", "",
+             f"Trained on {outcome.train_size:,} labelled documents, evaluated on "
+             f"{outcome.test_size:,} held out (80/20 stratified, seed 0).", "",
+             "| metric | value |", "|---|---:|",
+             *[f"| {k} | {v:.4f} |" for k, v in sorted(outcome.metrics.items())], "",
+             f"**{'Promoted' if outcome.promotion.promoted else 'Not promoted'}**: "
+             f"{outcome.promotion.reason}."]
+    create_markdown_artifact(markdown="\n".join(lines), key="train-sentiment",
+                             description=f"sentiment v{outcome.version.version}")
+    get_run_logger().info("sentiment v%d: %s", outcome.version.version,
+                          outcome.promotion.reason)
+    return outcome

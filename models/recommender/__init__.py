@@ -1,0 +1,1 @@
+"""The sequential recommender (SASRec), its baselines, training, evaluation and artifacts."""

@@ -1,0 +1,2 @@
+"""The sentiment models: fast encoder, fine-tuned MiniLM, TF-IDF baseline; training and
+scoring."""
