@@ -1,5 +1,6 @@
-"""Shared fixtures: a migrated store on SQLite and (when configured) PostgreSQL, real data paths,
-and a quiet, fast Prefect test harness (settings from STACK.md)."""
+"""Shared fixtures: a migrated store on SQLite and (when configured) PostgreSQL, and a quiet, fast
+Prefect test harness (settings from STACK.md). Helpers for real data and input files are in
+``tests.helpers``."""
 
 from __future__ import annotations
 
@@ -36,19 +37,9 @@ from sqlalchemy import Engine, text  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("SENTREC_DATA_DIR", REPO.parent / "shared" / "data"))
 POSTGRES_URL = os.environ.get("SENTREC_TEST_DATABASE_URL")
 
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-
-
-def data_file(*parts: str) -> Path:
-    """A file of the real datasets, or a skip that says where they were looked for."""
-    path = DATA_DIR.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real dataset {path} not found: set SENTREC_DATA_DIR to the data folder")
-    return path
 
 
 @pytest.fixture(params=BACKENDS)

@@ -51,16 +51,6 @@ def test_load_sequence_file_rejects_repeated_user(tmp_path: Path) -> None:
         load_sequence_file(path)
 
 
-def test_load_real_ml1m_file_has_published_counts() -> None:
-    path = Path(__file__).resolve().parents[1] / "../shared/data/ml_1m_seq/ml-1m.txt"
-    if not path.exists():
-        pytest.skip("shared ML-1M data not present")
-    seqs = load_sequence_file(path)
-    assert (len(seqs.user_ids), seqs.n_items, seqs.n_interactions) == (6040, 3416, 999611)
-    # The file numbers items by first appearance already, so dense index == file id.
-    assert seqs.item_ids[:3] == ["1", "2", "3"]
-
-
 def _t(hour: int) -> datetime:
     return datetime(2024, 1, 1, hour, tzinfo=UTC)
 

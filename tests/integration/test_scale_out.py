@@ -13,8 +13,7 @@ from domain.settings import Settings
 from flows.ingest import ingest_file
 from flows.runtime import ready_engine
 from storage.schema import Recommendation, RecommendationSet, SentimentScore
-from tests.test_recommender_pipeline import events_file
-from tests.test_sentiment_pipeline import labelled_file
+from tests.helpers import events_file, labelled_file
 
 
 @pytest.fixture

@@ -13,26 +13,7 @@ from flows.score_documents import plan_scoring, score_chunk
 from flows.train_sentiment import train_sentiment
 from storage.registry import active_version
 from storage.schema import SentimentScore
-
-POSITIVE = ["profit rose sharply", "great service thanks", "sales grew strongly",
-            "record earnings this quarter", "very happy with the upgrade"]
-NEGATIVE = ["profit fell sharply", "terrible delay again", "sales dropped badly",
-            "heavy losses this quarter", "very angry about the lost bag"]
-NEUTRAL = ["the meeting is on monday", "the report was published", "shares were traded",
-           "the office is in helsinki", "the flight leaves at noon"]
-
-
-def labelled_file(path: Path) -> Path:
-    rows = ["message_id,text,created_at,entity,label"]
-    n = 0
-    for repeat in range(4):
-        for label, texts in (("positive", POSITIVE), ("negative", NEGATIVE),
-                             ("neutral", NEUTRAL)):
-            for text in texts:
-                rows.append(f"m{n},{text} {repeat},2024-01-0{1 + repeat}T10:00:00Z,acme,{label}")
-                n += 1
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+from tests.helpers import labelled_file
 
 
 def test_train_promote_and_score_each_document_once(engine: Engine, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from models.sentiment.predict import TrainedSentiment, score_texts
 from models.sentiment.tokenizer import train_tokenizer
 from models.sentiment.train import FitConfig, train_fast
 from models.training import Batch, TrainConfig, train
-from tests.conftest import data_file
+from tests.helpers import data_file
 
 COMPANIES = ["Nokia", "Elisa", "Kone", "Fiskars", "$NOK", "$ELISA"]
 TEMPLATES = {

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from domain.settings import Settings
 from flows.runtime import ready_engine
 from storage.schema import RecommendationSet, SentimentScore
-from tests.test_recommender_pipeline import events_file
-from tests.test_sentiment_pipeline import labelled_file
+from tests.helpers import events_file, labelled_file
 
 
 def test_daily_runs_every_step_and_names_a_failed_one(prefect_harness: None,

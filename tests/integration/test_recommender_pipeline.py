@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import Engine
 
 from domain.ranking import RankingRules
@@ -17,19 +16,7 @@ from models.recommender.artifact import build_item_index, load_recommender
 from models.recommender.publish import recent_popularity, recommend_batch
 from storage.events import load_sequences, version_weights
 from storage.registry import active_version
-
-
-def events_file(path: Path, users: int = 40, items: int = 30, seed: int = 0) -> Path:
-    """Users walk through items in runs (i, i+1, i+2, ...): a pattern a sequence model learns."""
-    rng = np.random.default_rng(seed)
-    lines = ["event_id,user_id,item_id,kind,occurred_at"]
-    for user in range(users):
-        start = int(rng.integers(0, items))
-        for step in range(8):
-            item = (start + step) % items
-            lines.append(f"u{user}-{step},u{user},i{item},view,2024-01-01T00:{step:02d}:00Z")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+from tests.helpers import events_file
 
 
 def test_train_publish_batch_and_cold_start(engine: Engine, tmp_path: Path) -> None:
