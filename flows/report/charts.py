@@ -6,24 +6,13 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol
 
 import polars as pl
 
-
-class AlertSpan(Protocol):
-    """What a chart reads of an alert: where to shade it and its severity."""
-
-    @property
-    def window_start(self) -> datetime: ...
-    @property
-    def window_end(self) -> datetime: ...
-    @property
-    def severity(self) -> int: ...
+from flows.report.summary import AlertView
 
 
-def chart_png(rows: pl.DataFrame, alerts: Sequence[AlertSpan]) -> str:
+def chart_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
     """Negative share with baseline band, mean score and volume; base64 PNG.
 
     Windows the detector judged are drawn in colour; the others (too few documents, or no
