@@ -64,6 +64,8 @@ class IngestBatch(Base):
     duplicate: Mapped[int] = mapped_column(Integer)
     labels_loaded: Mapped[int] = mapped_column(Integer, default=0)
     items_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    # The text encoding the file was read in (null for binary formats such as Parquet).
+    encoding: Mapped[str | None] = mapped_column(String(32))
 
 
 class Reject(Base):
@@ -207,8 +209,24 @@ class ModelVersion(Base):
     params: Mapped[str] = mapped_column(Text)  # JSON object
     artifact_path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    # The sha256 of the FAISS index built from this version (recommenders), checked on load.
+    index_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(utc_time())
     activated_at: Mapped[datetime | None] = mapped_column(utc_time())
+
+
+class ModelEvent(Base):
+    """Every decision about a model version: promoted, kept out, rolled back, with why."""
+
+    __tablename__ = "model_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    action: Mapped[str] = mapped_column(String(32))  # promoted / not promoted / rolled back ...
+    reason: Mapped[str] = mapped_column(Text)
+    margin: Mapped[float | None] = mapped_column(Float)  # candidate minus champion
+    at: Mapped[datetime] = mapped_column(utc_time())
 
 
 class SentimentScore(Base):
