@@ -51,6 +51,41 @@ def read_bytes(path: Path) -> bytes:
     return raw
 
 
+# Single-byte encodings that decode any bytes at all: reading UTF-8 text in one of them never
+# fails, it garbles ("Lumière" becomes "LumiÃ¨re"), so it is refused instead.
+_SINGLE_BYTE = {"latin-1", "latin1", "iso-8859-1", "iso8859-1", "l1", "cp1252",
+                "windows-1252", "iso-8859-15", "latin-9", "cp850"}
+
+
+def pick_encoding(path: Path, data: bytes, encoding: str | None, *,
+                  fallback: str | None = None) -> str:
+    """The encoding to read ``data`` in.
+
+    Named: that one, unless it is a single-byte encoding and the bytes are UTF-8 with accented
+    letters (they would only read as mojibake). Not named: UTF-8 when the bytes are valid
+    UTF-8, else the format's legacy ``fallback`` (MovieLens and PhraseBank ship as Latin-1),
+    else UTF-8, whose strict decoding then reports the first bad byte and its line.
+    """
+    utf8 = _is_utf8(data)
+    if encoding is not None:
+        if encoding.lower().replace("_", "-") in _SINGLE_BYTE and utf8 and not data.isascii():
+            raise MalformedFileError(
+                path, f"the file is UTF-8 text: read as {encoding} its accented letters would "
+                "be garbled (é as Ã©)", hint="Leave out --encoding, or name utf-8.")
+        return encoding
+    if utf8 or fallback is None:
+        return "utf-8"
+    return fallback
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def decode(path: Path, data: bytes, encoding: str) -> str:
     """Decode strictly; a bad byte is reported with its line number."""
     try:
@@ -74,6 +109,7 @@ class TextTable:
     frame: pl.DataFrame
     lines: list[str]
     header_lines: int
+    encoding: str | None = None  # what the text was decoded with; None for Parquet
 
     def raw(self, line: int, end_line: int | None = None) -> str:
         """The raw text of lines ``line``..``end_line`` (1-based, inclusive).
@@ -96,15 +132,18 @@ class TextTable:
                 )
 
 
-def read_table(path: Path, *, encoding: str = "utf-8", separator: str = ",",
+def read_table(path: Path, *, encoding: str | None = None, separator: str = ",",
                header: list[str] | None = None, text: str | None = None) -> TextTable:
     """Read a delimited file as strings, with the line each record starts on.
 
     ``header`` names the columns of a file that has no header row. ``text`` lets a caller that
-    already decoded the file (to sniff it, say) skip a second read.
+    already decoded the file (to sniff it, say) skip a second read; ``encoding`` is then the
+    one it used. Without ``text``, ``encoding`` None means UTF-8 (``pick_encoding``).
     """
     if text is None:
-        text = decode(path, read_bytes(path), encoding)
+        raw = read_bytes(path)
+        encoding = pick_encoding(path, raw, encoding)
+        text = decode(path, raw, encoding)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -123,7 +162,7 @@ def read_table(path: Path, *, encoding: str = "utf-8", separator: str = ",",
     if frame is None:
         frame = _read_exact(path, text, header, separator, header_lines)
     return TextTable(path=path, header=header, frame=frame, lines=lines,
-                     header_lines=header_lines)
+                     header_lines=header_lines, encoding=encoding)
 
 
 def _one_line_records_of_width(lines: list[str], width: int, separator: str) -> bool:
@@ -206,9 +245,11 @@ def _read_exact(path: Path, text: str, header: list[str], separator: str,
                               pl.Series(RAGGED, ragged, dtype=pl.String))
 
 
-def read_jsonl(path: Path, *, encoding: str = "utf-8") -> TextTable:
+def read_jsonl(path: Path, *, encoding: str | None = None) -> TextTable:
     """Read JSON Lines: one object a line; a line that is not an object is marked ragged."""
-    text = decode(path, read_bytes(path), encoding)
+    raw = read_bytes(path)
+    encoding = pick_encoding(path, raw, encoding)
+    text = decode(path, raw, encoding)
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
@@ -240,7 +281,8 @@ def read_jsonl(path: Path, *, encoding: str = "utf-8") -> TextTable:
     frame = pl.DataFrame(data, schema={name: pl.String() for name in names})
     frame = frame.with_columns(pl.Series(LINE, starts, dtype=pl.Int64),
                                pl.Series(RAGGED, problems, dtype=pl.String))
-    return TextTable(path=path, header=names, frame=frame, lines=lines, header_lines=0)
+    return TextTable(path=path, header=names, frame=frame, lines=lines, header_lines=0,
+                     encoding=encoding)
 
 
 def read_parquet(path: Path) -> TextTable:
@@ -262,7 +304,7 @@ def read_parquet(path: Path) -> TextTable:
                      frame=frame, lines=[], header_lines=0)
 
 
-def read_any(path: Path, *, encoding: str = "utf-8") -> TextTable:
+def read_any(path: Path, *, encoding: str | None = None) -> TextTable:
     """A canonical file by its suffix: CSV (optionally gzipped), JSON Lines or Parquet."""
     name = path.name.lower()
     if name.endswith(".parquet"):
@@ -282,7 +324,7 @@ def _as_text(value: object) -> str | None:
     return json.dumps(value)
 
 
-def peek_columns(path: Path, *, encoding: str = "utf-8") -> list[str]:
+def peek_columns(path: Path, *, encoding: str | None = None) -> list[str]:
     """Column names from a file's header (CSV), first object (JSON Lines) or schema (Parquet)."""
     name = path.name.lower()
     if name.endswith(".parquet"):
@@ -291,7 +333,8 @@ def peek_columns(path: Path, *, encoding: str = "utf-8") -> list[str]:
         except Exception as exc:  # polars raises several types for a bad file
             raise MalformedFileError(path, f"not a readable Parquet file ({exc})") from exc
     first = read_bytes(path).split(b"\n", 1)[0]
-    line = first.decode(encoding, errors="replace").removeprefix("\ufeff").rstrip("\r")
+    line = first.decode(encoding or "utf-8", errors="replace").removeprefix("\ufeff")\
+        .rstrip("\r")
     if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
         try:
             value = json.loads(line)

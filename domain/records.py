@@ -6,6 +6,7 @@ them. Keeping the schemas here lets adapters, storage and tests agree on one def
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -101,6 +102,27 @@ KEYS: dict[Stream, tuple[str, str]] = {
 }
 
 
+# What the store can hold (storage/schema.py declares the same; a test keeps them equal):
+# columns that may not be null, the longest text of each bounded column (list columns: of each
+# element), and the time a record happened at.
+REQUIRED: dict[Stream, tuple[str, ...]] = {
+    Stream.MESSAGES: ("source", "message_id", "author_role", "created_at", "text"),
+    Stream.NEWS: ("source", "news_id", "headline"),
+    Stream.EVENTS: ("source", "event_id", "user_id", "item_id", "kind", "seq"),
+    Stream.ITEMS: ("source", "item_id"),
+}
+MAX_LENGTHS: dict[Stream, dict[str, int]] = {
+    Stream.MESSAGES: {"source": 64, "message_id": 128, "conversation_id": 128,
+                      "author_role": 16, "entity": 128, "channel": 64},
+    Stream.NEWS: {"source": 64, "news_id": 128, "entities": 128},
+    Stream.EVENTS: {"source": 64, "event_id": 128, "user_id": 128, "item_id": 128, "kind": 16},
+    Stream.ITEMS: {"source": 64, "item_id": 128},
+}
+TIME_COLUMNS: dict[Stream, str] = {
+    Stream.MESSAGES: "created_at", Stream.NEWS: "published_at", Stream.EVENTS: "occurred_at",
+}
+
+
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """A frame with the given columns and no rows."""
     return pl.DataFrame(schema=schema)
@@ -124,6 +146,12 @@ class Parsed:
     items: pl.DataFrame | None = None
     # The format the adapter read (after auto-detection), recorded with the batch.
     format: str = "auto"
+    # The text encoding the file was read in (None for binary formats), recorded too.
+    encoding: str | None = None
+    # The line each record came from, and the raw (redacted where customer text) text of a
+    # line: what a record turned into a reject after parsing is shown with.
+    lines: pl.Series | None = None
+    raw_line: Callable[[int], str] | None = None
 
     def __post_init__(self) -> None:
         expected = list(SCHEMAS[self.stream])

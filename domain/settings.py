@@ -5,6 +5,7 @@ Reading settings has no side effects: nothing is created on disk until a command
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
                                         "names to tag news with; the built-in table otherwise.")
     ingest_chunk_rows: int = Field(default=200_000, ge=1_000, description="Rows written per "
                                    "insert statement during ingestion.")
+    earliest_time: datetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC), description="A "
+                                    "record dated before this (ISO 8601, UTC when no offset) is "
+                                    "rejected at ingestion.")
+    future_days: float = Field(default=1.0, ge=0, description="A record dated more than this "
+                               "many days after its ingestion is rejected.")
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="Where mapped tasks (scoring chunks, monitoring, "
         "publishing batches) run: threads of this process, local processes, or a Dask "
@@ -51,6 +57,11 @@ class Settings(BaseSettings):
         "weight of the recommender's training loss, as JSON in the environment "
         "(SENTREC_EVENT_WEIGHTS='{\"purchase\": 3, \"view\": 1}'). A kind weighted 0 or "
         "left out is not in the sequences; by default every kind but return counts 1.")
+
+    @field_validator("earliest_time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
     @field_validator("event_weights")
     @classmethod

@@ -8,6 +8,7 @@ results stay small (STACK.md: Prefect holds task results until the flow ends).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from domain.adapters import parse_file
+from domain.adapters import StoreRules, parse_file
 from domain.readers import file_sha256
 from domain.records import Stream
 from domain.settings import Settings
@@ -26,7 +27,8 @@ from storage.ingest import BatchSummary, find_batch, record_batch
 
 def ingest_file(*, engine: Engine, stream: Stream, path: Path, fmt: str | None = None,
                 source: str | None = None, encoding: str | None = None,
-                aliases: Path | None = None, chunk_rows: int = 200_000,
+                aliases: Path | None = None, rules: StoreRules | None = None,
+                chunk_rows: int = 200_000,
                 on_stage: Callable[[str], None] | None = None) -> BatchSummary:
     """Ingest one file as a batch; the same file again is a no-op that returns its batch."""
     stage = on_stage or (lambda _: None)
@@ -34,7 +36,7 @@ def ingest_file(*, engine: Engine, stream: Stream, path: Path, fmt: str | None =
     sha256 = file_sha256(path)
     stage("parse")
     parsed = parse_file(stream, path, fmt=fmt, source=source, encoding=encoding,
-                        aliases=aliases)
+                        aliases=aliases, rules=rules)
     existing = find_batch(engine=engine, stream=stream, source=parsed.source,
                           file_sha256=sha256)
     if existing is not None:
@@ -52,7 +54,7 @@ def batch_markdown(summary: BatchSummary) -> str:
         f"# Ingest batch {summary.batch_id}: {summary.stream} from `{summary.path}`",
         "",
         f"Status: **{status}**. Source `{summary.source}`, format `{summary.format}`, "
-        f"sha256 `{summary.file_sha256[:16]}…`.",
+        f"encoding `{summary.encoding or 'binary'}`, sha256 `{summary.file_sha256[:16]}…`.",
         "",
         "| rows read | loaded | rejected | duplicate | labels | items | reconciles |",
         "|---:|---:|---:|---:|---:|---:|:--:|",
@@ -81,8 +83,10 @@ def _transient(_task: Any, _run: Any, state: Any) -> bool:
 def ingest_one(stream: str, path: str, fmt: str | None, source: str | None,
                encoding: str | None, settings: Settings) -> BatchSummary:
     """Ingest one file and publish its batch summary as a markdown artifact."""
+    rules = StoreRules(earliest=settings.earliest_time,
+                       future=timedelta(days=settings.future_days))
     summary = ingest_file(engine=ready_engine(settings), stream=Stream(stream), path=Path(path),
-                          fmt=fmt, source=source, encoding=encoding,
+                          fmt=fmt, source=source, encoding=encoding, rules=rules,
                           aliases=settings.entity_aliases, chunk_rows=settings.ingest_chunk_rows)
     create_markdown_artifact(markdown=batch_markdown(summary),
                              key=f"ingest-{stream}-batch-{summary.batch_id}",

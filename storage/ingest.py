@@ -9,6 +9,7 @@ from typing import cast
 
 import polars as pl
 from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from domain.records import KEYS, Parsed, Stream
 from storage.bulk import insert_ignore
@@ -53,6 +54,7 @@ class BatchSummary:
     labels_loaded: int
     items_loaded: int
     skipped: bool = False
+    encoding: str | None = None  # what the file was read in (None for Parquet)
 
     def reconciles(self) -> bool:
         return self.rows_read == self.loaded + self.rejected + self.duplicate
@@ -86,13 +88,29 @@ def record_batch(*, engine: Engine, parsed: Parsed, path: Path, file_sha256: str
                           file_sha256=file_sha256)
     if existing is not None:
         return existing
+    try:
+        return _write_batch(engine, parsed, path, file_sha256, format, chunk_rows)
+    except IntegrityError:
+        # Another run wrote the same file between our check and our write (two ingests of
+        # one file at once): the batch's unique key refused ours, so theirs stands. Any other
+        # integrity error is a bug and propagates.
+        existing = find_batch(engine=engine, stream=parsed.stream, source=parsed.source,
+                              file_sha256=file_sha256)
+        if existing is None:
+            raise
+        return existing
+
+
+def _write_batch(engine: Engine, parsed: Parsed, path: Path, file_sha256: str, format: str,
+                 chunk_rows: int) -> BatchSummary:
     with engine.begin() as connection:
         batch_id = connection.execute(
             insert(IngestBatch).returning(IngestBatch.id),
             {"stream": parsed.stream.value, "source": parsed.source, "format": format,
              "path": str(path), "file_sha256": file_sha256,
              "started_at": datetime.now(UTC), "rows_read": parsed.rows_read, "loaded": 0,
-             "rejected": 0, "duplicate": 0, "labels_loaded": 0, "items_loaded": 0},
+             "rejected": 0, "duplicate": 0, "labels_loaded": 0, "items_loaded": 0,
+             "encoding": parsed.encoding},
         ).scalar_one()
         tagged = parsed.records.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id"))
         if parsed.stream is Stream.NEWS:

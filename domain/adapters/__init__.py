@@ -14,8 +14,12 @@ from domain.adapters.messages import FORMATS as MESSAGE_FORMATS
 from domain.adapters.messages import parse_messages
 from domain.adapters.news import FORMATS as NEWS_FORMATS
 from domain.adapters.news import parse_news
+from domain.adapters.store_rules import StoreRules, enforce
 from domain.entities import load_aliases
-from domain.records import Parsed, Stream
+from domain.errors import InvalidInputError
+from domain.records import MAX_LENGTHS, Parsed, Stream
+
+__all__ = ["FORMATS", "StoreRules", "parse_file"]
 
 FORMATS: dict[Stream, tuple[str, ...]] = {
     Stream.MESSAGES: MESSAGE_FORMATS,
@@ -26,13 +30,25 @@ FORMATS: dict[Stream, tuple[str, ...]] = {
 
 
 def parse_file(stream: Stream, path: Path, *, fmt: str | None = None, source: str | None = None,
-               encoding: str | None = None, aliases: Path | None = None) -> Parsed:
-    """Run the adapter of ``stream`` on ``path``; ``aliases`` (a CSV) tags news entities."""
+               encoding: str | None = None, aliases: Path | None = None,
+               rules: StoreRules | None = None) -> Parsed:
+    """Run the adapter of ``stream`` on ``path``, then the rules of what the store holds
+    (``rules``: the sane time range); ``aliases`` (a CSV) tags news entities."""
+    limit = MAX_LENGTHS[stream]["source"]
+    if source is not None and not 0 < len(source) <= limit:
+        raise InvalidInputError(f"--source: a source name of {len(source)} characters; at most "
+                                f"{limit} are kept")
+    return enforce(_adapt(stream, path, fmt=fmt, source=source, encoding=encoding,
+                          aliases=aliases), rules or StoreRules())
+
+
+def _adapt(stream: Stream, path: Path, *, fmt: str | None, source: str | None,
+           encoding: str | None, aliases: Path | None) -> Parsed:
     if stream is Stream.MESSAGES:
-        return parse_messages(path, fmt=fmt, source=source, encoding=encoding or "utf-8")
+        return parse_messages(path, fmt=fmt, source=source, encoding=encoding)
     if stream is Stream.NEWS:
         return parse_news(path, fmt=fmt, source=source, encoding=encoding,
                           aliases=load_aliases(aliases))
     if stream is Stream.EVENTS:
-        return parse_events(path, fmt=fmt, source=source, encoding=encoding or "utf-8")
+        return parse_events(path, fmt=fmt, source=source, encoding=encoding)
     return parse_items(path, fmt=fmt, source=source, encoding=encoding)

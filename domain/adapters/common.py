@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import polars as pl
 
@@ -33,14 +32,16 @@ def iso_times(column: str) -> pl.Expr:
 def name_values(*reasons: tuple[str, str]) -> pl.Expr:
     """``first_reason`` takes fixed reasons; append the offending value to these ones.
 
-    Each pair is ``(reason, column)``: a row rejected for ``reason`` gets the column's value.
+    Each pair is ``(reason, column)``: a row rejected for ``reason`` gets the column's value,
+    or "is empty" when the field is blank or missing (the reason itself is always kept).
     """
     expr: pl.Expr = pl.col(REASON)
     for reason, column in reasons:
         value = pl.col(column).cast(pl.String).str.slice(0, 60)
-        expr = pl.when(pl.col(REASON) == reason) \
-            .then(pl.format("{} ({} is '{}')", pl.lit(reason), pl.lit(column), value)) \
-            .otherwise(expr)
+        named = pl.when(value.is_null() | (value.str.strip_chars() == "")).then(
+            pl.format("{} ({} is empty)", pl.lit(reason), pl.lit(column))).otherwise(
+            pl.format("{} ({} is '{}')", pl.lit(reason), pl.lit(column), value))
+        expr = pl.when(pl.col(REASON) == reason).then(named).otherwise(expr)
     return expr.alias(REASON)
 
 
@@ -56,6 +57,21 @@ def first_reason(*checks: tuple[pl.Expr, str]) -> pl.Expr:
     return expr.alias(REASON)
 
 
+def raw_reader(table: TextTable, redact: Callable[[str], str] | None = None
+               ) -> Callable[[int], str]:
+    """The raw text of the record starting on a line (all of its lines), redacted by ``redact``
+    (customer messages) before it is kept anywhere. A NUL byte shows as ``\\x00``: a reject
+    must be storable too, and PostgreSQL text cannot hold one."""
+    starts = table.frame[LINE].to_list()
+    next_start = dict(zip(starts, [*starts[1:], len(table.lines) + 1], strict=True))
+
+    def raw(line: int) -> str:
+        text = table.raw(line, next_start.get(line, line + 1) - 1).replace("\x00", "\\x00")
+        return redact(text) if redact else text
+
+    return raw
+
+
 def split_rejects(table: TextTable, frame: pl.DataFrame,
                   redact: Callable[[str], str] | None = None
                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -67,14 +83,9 @@ def split_rejects(table: TextTable, frame: pl.DataFrame,
     good = frame.filter(pl.col(REASON).is_null()).drop(REASON)
     if bad.is_empty():
         return good, pl.DataFrame(schema=REJECT_SCHEMA)
-    starts = table.frame[LINE].to_list()
-    next_start = dict(zip(starts, [*starts[1:], len(table.lines) + 1], strict=True))
-    raws = []
-    for line in bad[LINE].to_list():
-        raw = table.raw(line, next_start[line] - 1)
-        raws.append(redact(raw) if redact else raw)
-    rejects = pl.DataFrame({"line": bad[LINE], "raw": raws, "reason": bad[REASON]},
-                           schema=REJECT_SCHEMA)
+    raw = raw_reader(table, redact)
+    rejects = pl.DataFrame({"line": bad[LINE], "raw": [raw(line) for line in bad[LINE]],
+                            "reason": bad[REASON]}, schema=REJECT_SCHEMA)
     return good, rejects
 
 
@@ -118,11 +129,3 @@ def require_rows(table: TextTable) -> None:
         raise MalformedFileError(table.path, "the file has no data rows",
                                  line=table.header_lines + 1,
                                  hint="Check that the export finished.")
-
-
-def file_stem(path: Path) -> str:
-    """A source name from a file name: ``data/Orders-2024.csv`` -> ``orders-2024``."""
-    name = path.name
-    for suffix in (".gz", ".csv", ".jsonl", ".parquet", ".txt", ".tsv", ".dat"):
-        name = name.removesuffix(suffix)
-    return name.lower().replace("_", "-").replace(" ", "-")

@@ -25,15 +25,24 @@ import polars as pl
 from domain.adapters.common import (
     REASON,
     blank,
-    file_stem,
     first_reason,
     parse_times,
+    raw_reader,
     require_rows,
     sha1_ids,
     split_rejects,
 )
 from domain.errors import MalformedFileError, UnknownFormatError
-from domain.readers import LINE, RAGGED, TextTable, decode, read_any, read_bytes, read_table
+from domain.readers import (
+    LINE,
+    RAGGED,
+    TextTable,
+    decode,
+    pick_encoding,
+    read_any,
+    read_bytes,
+    read_table,
+)
 from domain.records import EVENT_KINDS, EVENT_SCHEMA, ITEM_SCHEMA, Parsed, Stream
 
 EVENT_FORMATS = ("movielens", "movielens-dat", "sequence", "online-retail", "canonical")
@@ -69,12 +78,17 @@ def detect_event_format(path: Path, head: str) -> str:
 
 
 def parse_events(path: Path, *, fmt: str | None = None, source: str | None = None,
-                 encoding: str = "utf-8") -> Parsed:
+                 encoding: str | None = None) -> Parsed:
     """Read an events file into canonical events plus rejects (and items, for retail)."""
-    text = None if str(path).endswith(".parquet") else decode(path, read_bytes(path), encoding)
+    text, used = None, None
+    if not str(path).endswith(".parquet"):
+        raw = read_bytes(path)
+        used = pick_encoding(path, raw, encoding)
+        text = decode(path, raw, used)
     fmt = fmt or detect_event_format(path, (text or "")[:4096])
-    parsed = _parse(path, text, fmt, source, encoding)
+    parsed = _parse(path, text, fmt, source, used or "utf-8")
     parsed.format = fmt
+    parsed.encoding = used
     return parsed
 
 
@@ -85,7 +99,7 @@ def _parse(path: Path, text: str | None, fmt: str, source: str | None,
     if fmt == "movielens-dat":
         return _ratings(path, text, "::", source or "movielens-1m")
     if fmt == "sequence":
-        return _sequences(path, text or "", source or file_stem(path))
+        return _sequences(path, text or "", source or "sequence")
     if fmt == "online-retail":
         return _online_retail(path, text, source or "online-retail")
     if fmt == "canonical":
@@ -99,7 +113,8 @@ def _finish(table: TextTable, frame: pl.DataFrame, source: str,
     records = good.with_columns(pl.lit(source).alias("source"), pl.col(LINE).alias("seq"))
     records = records.select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
     return Parsed(stream=Stream.EVENTS, source=source, rows_read=table.frame.height,
-                  records=records, rejects=rejects, items=items)
+                  records=records, rejects=rejects, items=items, lines=good[LINE],
+                  raw_line=raw_reader(table))
 
 
 def _ratings(path: Path, text: str | None, separator: str, source: str) -> Parsed:
@@ -148,11 +163,12 @@ def _sequences(path: Path, text: str, source: str) -> Parsed:
         pl.lit(None, pl.Float64).alias("value"),
         pl.lit(None, pl.Datetime("us", "UTC")).alias("occurred_at"),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("seq"),
-    ).select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()])
+    )
     # A sequence file counts events, not lines: every item on a kept line is one row read,
     # and a rejected line counts once.
     return Parsed(stream=Stream.EVENTS, source=source, rows_read=events.height + rejects.height,
-                  records=events, rejects=rejects)
+                  records=events.select([pl.col(c).cast(t) for c, t in EVENT_SCHEMA.items()]),
+                  rejects=rejects, lines=events[LINE], raw_line=raw_reader(table))
 
 
 def _online_retail(path: Path, text: str | None, source: str) -> Parsed:
@@ -205,7 +221,7 @@ def _canonical(table: TextTable, source: str | None) -> Parsed:
     table.require(["user_id", "item_id", "kind", "occurred_at"])
     require_rows(table)
     frame = table.frame
-    name = source or file_stem(table.path)
+    name = source or "canonical"  # never the file name: see messages.parse_messages
     if "source" in frame.columns:
         frame = frame.with_columns(pl.col("source").fill_null(name))
     else:
@@ -244,7 +260,8 @@ def _canonical(table: TextTable, source: str | None) -> Parsed:
         raise MalformedFileError(table.path, f"one file must hold one source, found {sources}",
                                  field="source", hint="Split the file by source.")
     return Parsed(stream=Stream.EVENTS, source=sources[0] if sources else name,
-                  rows_read=table.frame.height, records=records, rejects=rejects)
+                  rows_read=table.frame.height, records=records, rejects=rejects,
+                  lines=good[LINE], raw_line=raw_reader(table))
 
 
 __all__ = ["EVENT_FORMATS", "RAGGED", "detect_event_format", "parse_events", "retail_items"]

@@ -2,7 +2,8 @@
 
 Formats (``--format``):
 
-- ``movielens-items``: ``u.item`` (Latin-1, ``|``-separated; 19 genre flags become categories).
+- ``movielens-items``: ``u.item`` (Latin-1 as published, UTF-8 copies read as UTF-8;
+  ``|``-separated; 19 genre flags become categories).
 - ``movielens-movies``: ``movies.dat``, ``id::title::Genre|Genre``.
 - ``online-retail``: one item per StockCode of a UCI Online Retail file, titled with its most
   frequent Description; rows that are not products or have no description are rejected.
@@ -18,10 +19,18 @@ from pathlib import Path
 
 import polars as pl
 
-from domain.adapters.common import blank, file_stem, first_reason, require_rows, split_rejects
+from domain.adapters.common import blank, first_reason, raw_reader, require_rows, split_rejects
 from domain.adapters.events import _PRODUCT_CODE, retail_items
 from domain.errors import UnknownFormatError
-from domain.readers import LINE, TextTable, decode, read_any, read_bytes, read_table
+from domain.readers import (
+    LINE,
+    TextTable,
+    decode,
+    pick_encoding,
+    read_any,
+    read_bytes,
+    read_table,
+)
 from domain.records import ITEM_SCHEMA, Parsed, Stream
 
 ITEM_FORMATS = ("movielens-items", "movielens-movies", "online-retail", "canonical")
@@ -62,26 +71,35 @@ def parse_items(path: Path, *, fmt: str | None = None, source: str | None = None
     return parsed
 
 
+def _legacy_text(path: Path, encoding: str | None) -> tuple[str, str]:
+    """MovieLens files ship as Latin-1, but UTF-8 copies circulate: UTF-8 when the bytes are
+    UTF-8, else Latin-1 (``readers.pick_encoding``); returns the text and the encoding."""
+    raw = read_bytes(path)
+    used = pick_encoding(path, raw, encoding, fallback="latin-1")
+    return decode(path, raw, used), used
+
+
 def _parse(path: Path, fmt: str, source: str | None, encoding: str | None) -> Parsed:
     if fmt == "movielens-items":
-        text = decode(path, read_bytes(path), encoding or "latin-1")
+        text, used = _legacy_text(path, encoding)
         names = ["item_id", "title", "release", "video_release", "url", *MOVIELENS_GENRES]
-        table = read_table(path, separator="|", header=names, text=text)
+        table = read_table(path, separator="|", header=names, text=text, encoding=used)
         flags = [pl.when(pl.col(g) == "1").then(pl.lit(g)) for g in MOVIELENS_GENRES]
         frame = table.frame.with_columns(
             pl.concat_list(flags).list.drop_nulls().alias("categories"),
             pl.col("url").alias("description"))
         return _finish(table, frame, source or "movielens")
     if fmt == "movielens-movies":
-        text = decode(path, read_bytes(path), encoding or "latin-1").replace("::", "\t")
-        table = read_table(path, separator="\t", header=["item_id", "title", "genres"], text=text)
+        text, used = _legacy_text(path, encoding)
+        table = read_table(path, separator="\t", header=["item_id", "title", "genres"],
+                           text=text.replace("::", "\t"), encoding=used)
         frame = table.frame.with_columns(pl.col("genres").str.split("|").alias("categories"),
                                          pl.lit(None, pl.String).alias("description"))
         return _finish(table, frame, source or "movielens-1m")
     if fmt == "online-retail":
-        return _online_retail(path, source or "online-retail", encoding or "utf-8")
+        return _online_retail(path, source or "online-retail", encoding)
     if fmt == "canonical":
-        return _canonical(read_any(path, encoding=encoding or "utf-8"), source)
+        return _canonical(read_any(path, encoding=encoding), source)
     raise UnknownFormatError(f"unknown items format {fmt!r}; use one of {ITEM_FORMATS}")
 
 
@@ -97,10 +115,11 @@ def _finish(table: TextTable, frame: pl.DataFrame, source: str) -> Parsed:
                                 pl.col("title").str.strip_chars())
     records = records.select([pl.col(c).cast(t) for c, t in ITEM_SCHEMA.items()])
     return Parsed(stream=Stream.ITEMS, source=source, rows_read=table.frame.height,
-                  records=records, rejects=rejects)
+                  records=records, rejects=rejects, encoding=table.encoding, lines=good[LINE],
+                  raw_line=raw_reader(table))
 
 
-def _online_retail(path: Path, source: str, encoding: str) -> Parsed:
+def _online_retail(path: Path, source: str, encoding: str | None) -> Parsed:
     """Items from the invoice lines; every invoice line is a row read."""
     table = read_table(path, encoding=encoding)
     table.require(["StockCode", "Description"])
@@ -114,8 +133,10 @@ def _online_retail(path: Path, source: str, encoding: str) -> Parsed:
     ))
     good, rejects = split_rejects(table, frame)
     items = retail_items(good, source)
+    records = _repeat_per_line(good, items)
     return Parsed(stream=Stream.ITEMS, source=source, rows_read=table.frame.height,
-                  records=_repeat_per_line(good, items), rejects=rejects)
+                  records=records.drop(LINE), rejects=rejects, encoding=table.encoding,
+                  lines=records[LINE], raw_line=raw_reader(table))
 
 
 def _repeat_per_line(lines: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
@@ -125,7 +146,7 @@ def _repeat_per_line(lines: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     line of the same item is counted as a duplicate: rows read reconcile exactly.
     """
     return (lines.select("item_id", LINE).join(items, on="item_id", how="left")
-            .sort(LINE).select(list(ITEM_SCHEMA)))
+            .sort(LINE).select(*ITEM_SCHEMA, LINE))
 
 
 def _canonical(table: TextTable, source: str | None) -> Parsed:
@@ -137,5 +158,5 @@ def _canonical(table: TextTable, source: str | None) -> Parsed:
     frame = frame.with_columns(
         pl.col("categories").str.split("|").list.eval(pl.element().str.strip_chars())
         .list.eval(pl.element().filter(pl.element() != "")))
-    name = source or file_stem(table.path)
+    name = source or "canonical"  # never the file name: see messages.parse_messages
     return _finish(table, frame, name)

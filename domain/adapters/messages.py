@@ -16,16 +16,16 @@ from domain.adapters.common import (
     BAD_LABEL,
     BAD_TIME,
     blank,
-    file_stem,
     first_reason,
     iso_times,
     name_values,
     parse_times,
+    raw_reader,
     require_rows,
     split_rejects,
 )
 from domain.errors import UnknownFormatError
-from domain.readers import TextTable, peek_columns, read_any, read_table
+from domain.readers import LINE, TextTable, peek_columns, read_any, read_table
 from domain.records import (
     AUTHOR_ROLES,
     LABEL_SCHEMA,
@@ -47,7 +47,7 @@ _SIGNATURES = {
 }
 # ISO 8601 after normalising "T" to a space and "Z" to "+00:00"; %.f also accepts no fraction.
 def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = None,
-                   encoding: str = "utf-8") -> Parsed:
+                   encoding: str | None = None) -> Parsed:
     """Read one message file into redacted canonical records, rejects and labels."""
     fmt = fmt or detect_message_format(path, encoding=encoding)
     if fmt not in FORMATS:
@@ -56,7 +56,8 @@ def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = N
     table = read_any(path, encoding=encoding) if fmt == "canonical" else \
         read_table(path, encoding=encoding)
     require_rows(table)
-    source = source or (file_stem(path) if fmt == "canonical" else fmt)
+    # Never the file name: a renamed copy or a dated daily file is the same source.
+    source = source or fmt
     frame = _PARSERS[fmt](table)
     good, rejects = split_rejects(table, frame, redact=redact)
     rejects = rejects.with_columns(redact_series(rejects["reason"]))
@@ -73,10 +74,11 @@ def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = N
     ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
     return Parsed(stream=Stream.MESSAGES, source=source, rows_read=table.frame.height,
                   records=records.cast(pl.Schema(MESSAGE_SCHEMA)), rejects=rejects, labels=labels,
-                  format=fmt)
+                  format=fmt, encoding=table.encoding, lines=good[LINE],
+                  raw_line=raw_reader(table, redact))
 
 
-def detect_message_format(path: Path, *, encoding: str = "utf-8") -> str:
+def detect_message_format(path: Path, *, encoding: str | None = None) -> str:
     """The one message format whose columns the file has; ambiguity is an error."""
     columns = set(peek_columns(path, encoding=encoding))
     fits = [name for name, needed in _SIGNATURES.items() if needed <= columns]

@@ -21,11 +21,11 @@ from domain.adapters.common import (
     BAD_LABEL,
     BAD_TIME,
     blank,
-    file_stem,
     first_reason,
     iso_times,
     name_values,
     parse_times,
+    raw_reader,
     require_rows,
     sha1_ids,
     split_rejects,
@@ -38,6 +38,7 @@ from domain.readers import (
     TextTable,
     decode,
     peek_columns,
+    pick_encoding,
     read_any,
     read_bytes,
     read_table,
@@ -82,7 +83,8 @@ def parse_news(path: Path, *, fmt: str | None = None, source: str | None = None,
         pl.lit(origin or source).alias("origin"), pl.col("_agreement").alias("agreement"),
     ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
     return Parsed(stream=Stream.NEWS, source=source, rows_read=table.frame.height,
-                  records=records, rejects=rejects, labels=labels, format=fmt)
+                  records=records, rejects=rejects, labels=labels, format=fmt,
+                  encoding=table.encoding, lines=good[LINE], raw_line=raw_reader(table))
 
 
 def detect_news_format(path: Path) -> str:
@@ -108,10 +110,13 @@ _Result = tuple[TextTable, pl.DataFrame, str | None]
 
 def _headlines(path: Path, encoding: str | None) -> _Result:
     """``date,headline(s)``; Guardian and Reuters files have no header row."""
-    text = decode(path, read_bytes(path), encoding or "utf-8")
+    raw = read_bytes(path)
+    used = pick_encoding(path, raw, encoding)
+    text = decode(path, raw, used)
     first = next(csv.reader([text.split("\n", 1)[0].strip()]), [])
     headerless = bool(first) and _is_date(first[0])
-    table = read_table(path, text=text, header=["date", "headline"] if headerless else None)
+    table = read_table(path, text=text, header=["date", "headline"] if headerless else None,
+                       encoding=used)
     column = "headlines" if "headlines" in table.header and "headline" not in table.header \
         else "headline"
     table.require(["date", column])
@@ -125,13 +130,15 @@ def _headlines(path: Path, encoding: str | None) -> _Result:
 
 def _analyst_ratings(path: Path, encoding: str | None) -> _Result:
     """Benzinga headlines with the ticker they concern (``stock``)."""
-    text = decode(path, read_bytes(path), encoding or "utf-8")
+    raw = read_bytes(path)
+    used = pick_encoding(path, raw, encoding)
+    text = decode(path, raw, used)
     records = list(_first_records(text, 6))
     if len(records) > 1 and all(len(r) == len(records[0]) + 1 for r in records[1:]):
         # Written by pandas with its index twice: every data row has one field more than
         # the header. Name the extra leading field rather than shift every column.
         text = "_index," + text
-    table = read_table(path, text=text)
+    table = read_table(path, text=text, encoding=used)
     table.require(["headline", "date", "stock"])
     frame = table.frame.with_columns(
         parse_times("date", ["%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S"],
@@ -149,7 +156,10 @@ def _analyst_ratings(path: Path, encoding: str | None) -> _Result:
 def _phrasebank(path: Path, encoding: str | None) -> _Result:
     """``sentence@label`` per line, split on the last ``@`` (a sentence may contain one)."""
     raw = read_bytes(path)
-    text = decode(path, raw, encoding or _utf8_or_latin1(raw))
+    # PhraseBank ships as Latin-1, but copies re-encoded to UTF-8 circulate: take the one that
+    # fits (Latin-1 text with accents is almost never valid UTF-8).
+    used = pick_encoding(path, raw, encoding, fallback="latin-1")
+    text = decode(path, raw, used)
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
@@ -168,7 +178,7 @@ def _phrasebank(path: Path, encoding: str | None) -> _Result:
         *_absent("body", "url", "_news_id", "_tickers"),
         pl.lit(None, UTC_TIME).alias("published_at"))
     table = TextTable(path=path, header=["line"], frame=frame.select(LINE, RAGGED, "line"),
-                      lines=lines, header_lines=0)
+                      lines=lines, header_lines=0, encoding=used)
     level = re.search(r"Sentences_(\d+|All)Agree", path.name)
     frame = frame.with_columns(pl.lit(_PHRASEBANK_LEVELS.get(level.group(1)) if level else None,
                                       pl.Float64).alias("_agreement"))
@@ -182,7 +192,7 @@ def _phrasebank(path: Path, encoding: str | None) -> _Result:
 
 
 def _canonical(path: Path, encoding: str | None) -> _Result:
-    table = read_any(path, encoding=encoding or "utf-8")
+    table = read_any(path, encoding=encoding)
     table.require(["headline", "published_at"])
     frame = table.frame.with_columns(*_absent(*(c for c in (
         "news_id", "body", "url", "entities", "tickers", "label", "agreement")
@@ -240,16 +250,6 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _utf8_or_latin1(raw: bytes) -> str:
-    """PhraseBank ships as Latin-1, but copies re-encoded to UTF-8 circulate: take the one
-    that fits (Latin-1 text with accents is almost never valid UTF-8)."""
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "utf-8"
-
-
 def _default_source(path: Path, fmt: str) -> str:
     if fmt == "phrasebank":
         return "phrasebank"
@@ -257,7 +257,9 @@ def _default_source(path: Path, fmt: str) -> str:
     known = [s for s in _HEADLINE_SOURCES if s in name]
     if fmt == "headlines" and len(known) == 1:
         return known[0]
-    return "analyst-ratings" if fmt == "analyst-ratings" else file_stem(path)
+    # Otherwise the format's name, never the file's: a renamed copy or a dated daily file is the
+    # same source, so its headlines are stored once.
+    return fmt
 
 
 _PARSERS: dict[str, Callable[[Path, str | None], _Result]] = {

@@ -58,17 +58,19 @@ def print_batches(summaries: list[BatchSummary]) -> None:
     """One row per batch; label and item counts only where a file carries them."""
     if not summaries:
         return
-    rows = [(str(s.batch_id), Path(s.path).name, s.source, s.format, f"{s.rows_read:,}",
-             f"{s.loaded:,}", f"{s.rejected:,}", f"{s.duplicate:,}", f"{s.labels_loaded:,}",
-             f"{s.items_loaded:,}", "already ingested" if s.skipped else "loaded")
-            for s in summaries]
+    rows = [(str(s.batch_id), Path(s.path).name, s.source, s.format, s.encoding or "-",
+             f"{s.rows_read:,}", f"{s.loaded:,}", f"{s.rejected:,}", f"{s.duplicate:,}",
+             f"{s.labels_loaded:,}", f"{s.items_loaded:,}",
+             "already ingested" if s.skipped else "loaded") for s in summaries]
     table = Table(title="ingest batches")
     numeric = {"batch", "read", "loaded", "rejected", "duplicate", "labels", "items"}
-    columns = ("batch", "file", "source", "format", "read", "loaded", "rejected", "duplicate",
-               "labels", "items", "status")
-    # Label and item counts only where a file carries them, so the table fits 80 columns.
+    columns = ("batch", "file", "source", "format", "encoding", "read", "loaded", "rejected",
+               "duplicate", "labels", "items", "status")
+    # Label and item counts only where a file carries them, the encoding only where a file is
+    # not UTF-8, so the table fits 80 columns.
+    hidden = {"labels": "0", "items": "0", "encoding": "utf-8"}
     shown = [i for i, column in enumerate(columns)
-             if column not in ("labels", "items") or any(r[i] != "0" for r in rows)]
+             if column not in hidden or any(r[i] != hidden[column] for r in rows)]
     for index in shown:
         column = columns[index]
         # Counts are never cut short on a narrow terminal; names wrap.

@@ -75,3 +75,19 @@ def test_cli_reports_a_malformed_file_and_writes_nothing(prefect_harness: None,
     engine = ready_engine(settings)
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(IngestBatch)).scalar_one() == 0
+
+
+def test_the_sane_time_range_comes_from_the_settings(prefect_harness: None, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.cli import app
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SENTREC_EARLIEST_TIME", "2010-01-01")
+    path = tmp_path / "m.csv"
+    path.write_text("message_id,text,created_at\nm1,old,2001-01-01\nm2,new,2020-01-01\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(app, ["ingest", "messages", str(path)])
+    assert result.exit_code == 0, result.output
+    shown = CliRunner().invoke(app, ["rejects", "1"])
+    assert "created_at 2001-01-01 00:00:00 is before 2010-01-01 00:00:00 UTC" in shown.output

@@ -87,7 +87,7 @@ def test_canonical_events_validate_each_field(tmp_path: Path) -> None:
         "e7,u3,i1,cart,,yesterday",
     ]) + "\n")
     parsed = parse_events(path)
-    assert parsed.source == "clicks"
+    assert parsed.source == "canonical"  # the format, never the file name
     assert parsed.records.select("event_id", "user_id", "kind", "value").rows()[:2] == [
         ("e1", "u1", "click", None), ("e2", "u1", "purchase", 2.0)]
     assert parsed.records["occurred_at"][1] == datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -120,6 +120,6 @@ def test_canonical_items_split_categories_and_reject_empty_ones(tmp_path: Path) 
     path = write(tmp_path / "catalogue.csv",
                  "item_id,title,categories\na,Mug,kitchen| gifts\nb,,\n,Lamp,\n")
     parsed = parse_items(path)
-    assert parsed.records.rows() == [("catalogue", "a", "Mug", None, ["kitchen", "gifts"])]
+    assert parsed.records.rows() == [("canonical", "a", "Mug", None, ["kitchen", "gifts"])]
     assert [r[2] for r in parsed.rejects.rows()] == [
         "an item needs a title or a description", "missing item_id"]

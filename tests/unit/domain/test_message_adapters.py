@@ -152,13 +152,13 @@ def test_canonical_csv(tmp_path: Path) -> None:
     path = write(tmp_path / "Chat_Export.csv", CANONICAL)
     assert detect_message_format(path) == "canonical"
     parsed = parse_messages(path)
-    assert parsed.source == "chat-export"
+    assert parsed.source == "canonical"
     assert parsed.records.rows() == [
-        ("chat-export", "m1", "c1", "customer", "Acme", "email", utc(2024, 3, 1, 10),
+        ("canonical", "m1", "c1", "customer", "Acme", "email", utc(2024, 3, 1, 10),
          "my card [CARD]"),
-        ("chat-export", "m2", "m2", "agent", "Acme", "email", utc(2024, 3, 1, 10),
+        ("canonical", "m2", "m2", "agent", "Acme", "email", utc(2024, 3, 1, 10),
          "We refunded you"),
-        ("chat-export", "m3", "m3", "customer", None, None,
+        ("canonical", "m3", "m3", "customer", None, None,
          datetime(2024, 3, 1, 10, 0, 0, 250_000, tzinfo=UTC), "naive times are UTC"),
     ]
     assert parsed.rejects.select("line", "reason").rows() == [
@@ -167,8 +167,8 @@ def test_canonical_csv(tmp_path: Path) -> None:
         (7, "label must be negative, neutral or positive (label is 'meh')"),
     ]
     assert parsed.labels.rows() == [
-        ("message", "chat-export", "m1", "negative", "chat-export", None),
-        ("message", "chat-export", "m3", "positive", "chat-export", None),
+        ("message", "canonical", "m1", "negative", "canonical", None),
+        ("message", "canonical", "m3", "positive", "canonical", None),
     ]
 
 
@@ -180,8 +180,8 @@ def test_canonical_jsonl_and_parquet_match_csv(tmp_path: Path) -> None:
     pl.DataFrame(rows).write_ndjson(jsonl)
     parquet = tmp_path / "chats.parquet"
     pl.DataFrame(rows).write_parquet(parquet)
-    expected = [("chats", "7", "7", "agent", "Acme", None, utc(2024, 3, 1), "call [PHONE]"),
-                ("chats", "8", "8", "customer", None, None, utc(2024, 3, 1, 23), "ok")]
+    expected = [("canonical", "7", "7", "agent", "Acme", None, utc(2024, 3, 1), "call [PHONE]"),
+                ("canonical", "8", "8", "customer", None, None, utc(2024, 3, 1, 23), "ok")]
     for path in (jsonl, parquet):
         assert detect_message_format(path) == "canonical"
         assert parse_messages(path).records.rows() == expected

@@ -72,7 +72,7 @@ def test_headlines_without_header_keep_line_one(tmp_path: Path) -> None:
         ("Trail of Wirecard executive , Der Spiegel reports", ["WDI.DE"]),
     ]
     other = write(tmp_path / "Wire Feed.csv", "2020-07-18,Quiet day\n")
-    assert parse_news(other).source == "wire-feed"
+    assert parse_news(other).source == "headlines"  # the format, never the file name
 
 
 ANALYST = ("2020-06-05 10:30:54-04:00,A\n", "2019-09-03 00:00:00,A\n")
@@ -161,17 +161,17 @@ def test_canonical_news(tmp_path: Path) -> None:
     assert detect_news_format(path) == "canonical"
     parsed = parse_news(path)
     assert parsed.records.rows() == [
-        ("feed", "n1", utc(2024, 3, 1, 9, 30), "Acme wins contract", "Body text",
+        ("canonical", "n1", utc(2024, 3, 1, 9, 30), "Acme wins contract", "Body text",
          ["ACME", "X"], "https://x/1"),
-        ("feed", sha1("2024-03-01 10:00:00", "Apple sued"), utc(2024, 3, 1, 10), "Apple sued",
+        ("canonical", sha1("2024-03-01 10:00:00", "Apple sued"), utc(2024, 3, 1, 10), "Apple sued",
          None, ["AAPL"], None),
-        ("feed", sha1("", "Undated note"), None, "Undated note", None, [], None),
+        ("canonical", sha1("", "Undated note"), None, "Undated note", None, [], None),
     ]
     assert parsed.rejects.select("line", "reason").rows() == [
         (5, "unparseable time (published_at is '2024-02-31')"),
         (6, "label must be negative, neutral or positive (label is 'great')"),
     ]
-    assert parsed.labels.rows() == [("news", "feed", "n1", "positive", "feed", None)]
+    assert parsed.labels.rows() == [("news", "canonical", "n1", "positive", "canonical", None)]
 
 
 def test_canonical_jsonl_entities_list(tmp_path: Path) -> None:

@@ -99,3 +99,26 @@ def test_parquet_rows_are_numbered_and_lists_joined(tmp_path: Path) -> None:
     assert table.frame["categories"].to_list() == ["x|y", ""]
     assert table.frame[LINE].to_list() == [1, 2]
     assert '"item_id": "2"' in table.raw(2)
+
+
+def test_a_utf8_movies_file_is_read_as_utf8_not_garbled(tmp_path: Path) -> None:
+    from domain.adapters.items import parse_items
+
+    text = "1::Lumière (1998)::Drama\n2::Amélie (2001)::Comedy|Romance\n"
+    utf8 = tmp_path / "movies.dat"
+    utf8.write_bytes(text.encode("utf-8"))
+    latin = tmp_path / "movies-latin1.dat"
+    latin.write_bytes(text.encode("latin-1"))
+    for path, encoding in ((utf8, "utf-8"), (latin, "latin-1")):
+        parsed = parse_items(path)
+        assert parsed.records["title"].to_list() == ["Lumière (1998)", "Amélie (2001)"]
+        assert parsed.encoding == encoding
+
+
+def test_utf8_text_named_as_latin1_is_refused_not_garbled(tmp_path: Path) -> None:
+    from domain.adapters.items import parse_items
+
+    path = tmp_path / "movies.dat"
+    path.write_bytes("1::Lumière (1998)::Drama\n".encode())
+    with pytest.raises(MalformedFileError, match="the file is UTF-8 text: read as latin-1"):
+        parse_items(path, encoding="latin-1")
