@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,19 @@ RAGGED = "_ragged"
 _CR = "\ue000"
 
 
+def require_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before reading a byte: a FIFO blocks forever, a
+    device such as /dev/zero never ends, a directory has no bytes."""
+    if not path.exists():
+        raise MalformedFileError(path, "no such file", hint="Check the path.")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise MalformedFileError(path, "is not a regular file (a directory, pipe or device)",
+                                 hint="Name a file to read.")
+
+
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB blocks (batches and model artifacts are keyed by it)."""
+    require_regular_file(path)
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -39,8 +51,7 @@ def file_sha256(path: Path) -> str:
 
 def read_bytes(path: Path) -> bytes:
     """The file's bytes, gunzipped when the name ends in ``.gz``; a broken archive is an error."""
-    if not path.exists():
-        raise MalformedFileError(path, "no such file", hint="Check the path.")
+    require_regular_file(path)
     raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
@@ -287,8 +298,7 @@ def read_jsonl(path: Path, *, encoding: str | None = None) -> TextTable:
 
 def read_parquet(path: Path) -> TextTable:
     """Read Parquet with every column as text; the 'line' of a row is its 1-based row number."""
-    if not path.exists():
-        raise MalformedFileError(path, "no such file", hint="Check the path.")
+    require_regular_file(path)
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several types for a bad file

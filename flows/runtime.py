@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -35,11 +36,18 @@ _PREFECT_DEFAULTS = {
 }
 
 
+# Marks the temporary Prefect server a command starts (the server inherits the environment),
+# so that a later command can tell an orphan from the server of a command still running.
+OWNER_VARIABLE = "SENTREC_COMMAND_PID"
+_SERVER_APP = "prefect.server.api.server:create_app"
+
+
 def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     """Point Prefect at sentrec's home and keep customer text out of every log handler."""
     if verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
+    os.environ[OWNER_VARIABLE] = str(os.getpid())
     # Prefect makes its home folder without parents and its local server cannot start
     # without it, so a new SENTREC_HOME is created here, when a command runs.
     Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
@@ -50,6 +58,43 @@ def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "redacts", False):
         logging.setLogRecordFactory(_redacting_factory(factory))
+
+
+def stop_on_signals() -> None:
+    """End the process on SIGTERM or SIGHUP as on Ctrl-C: exit handlers run, so the temporary
+    Prefect server this process started is stopped with it (Python's default for these signals
+    exits at once and leaves it running)."""
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, leave)
+
+
+def stop_orphaned_servers(prefect_home: Path) -> int:
+    """Stop temporary Prefect servers of ``prefect_home`` whose command is gone (a kill -9
+    leaves them running, holding a port and the state database). Returns how many."""
+    import psutil
+
+    stopped = 0
+    home = str(prefect_home.resolve())
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if _SERVER_APP not in " ".join(process.info["cmdline"] or ()):
+                continue
+            environ = process.environ()
+            if environ.get("PREFECT_HOME") != home or OWNER_VARIABLE not in environ:
+                continue
+            owner = int(environ[OWNER_VARIABLE])
+            if psutil.pid_exists(owner) and owner in {p.pid for p in process.parents()}:
+                continue  # its command is still running
+            process.terminate()
+            stopped += 1
+        except (psutil.Error, ValueError):  # gone meanwhile, or not ours to read
+            continue
+    if stopped:
+        log.info("stopped %d temporary Prefect server(s) left by a killed command", stopped)
+    return stopped
 
 
 def _redacting_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:

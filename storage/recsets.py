@@ -59,7 +59,10 @@ def write_recommendations(*, engine: Engine, set_id: int, frame: pl.DataFrame) -
 def activate_set(*, engine: Engine, set_id: int, retention: int = 2) -> int:
     """Make ``set_id`` the one active set; keep ``retention`` retired sets, delete older ones.
 
-    Returns the number of users in the new set.
+    A set still ``building`` that was opened before this one is abandoned: its publisher died
+    (a killed run never cleans up) or is slower than a newer publish, whose set must not be
+    replaced by older results. It is deleted; a publisher still writing it then fails. Returns
+    the number of users in the new set.
     """
     with engine.begin() as connection:
         status = connection.execute(select(RecommendationSet.status)
@@ -75,6 +78,10 @@ def activate_set(*, engine: Engine, set_id: int, retention: int = 2) -> int:
                            .values(status="retired"))
         connection.execute(update(RecommendationSet).where(RecommendationSet.id == set_id)
                            .values(status="active", users=users, activated_at=datetime.now(UTC)))
+        abandoned = connection.execute(
+            select(RecommendationSet.id).where(RecommendationSet.status == "building",
+                                               RecommendationSet.id < set_id)).scalars().all()
+        _delete_sets(connection, list(abandoned))
         _prune(connection, retention)
     return int(users)
 
@@ -83,10 +90,13 @@ def _prune(connection: Connection, retention: int) -> None:
     retired = connection.execute(
         select(RecommendationSet.id).where(RecommendationSet.status == "retired")
         .order_by(RecommendationSet.id.desc())).scalars().all()
-    old = list(retired[retention:])
-    if old:
-        connection.execute(delete(Recommendation).where(Recommendation.set_id.in_(old)))
-        connection.execute(delete(RecommendationSet).where(RecommendationSet.id.in_(old)))
+    _delete_sets(connection, list(retired[retention:]))
+
+
+def _delete_sets(connection: Connection, set_ids: list[int]) -> None:
+    if set_ids:
+        connection.execute(delete(Recommendation).where(Recommendation.set_id.in_(set_ids)))
+        connection.execute(delete(RecommendationSet).where(RecommendationSet.id.in_(set_ids)))
 
 
 def discard_set(*, engine: Engine, set_id: int) -> None:
@@ -96,8 +106,7 @@ def discard_set(*, engine: Engine, set_id: int) -> None:
                                     .where(RecommendationSet.id == set_id)).scalar_one_or_none()
         if status == "active":
             raise RuntimeError(f"recommendation set {set_id} is active and cannot be discarded")
-        connection.execute(delete(Recommendation).where(Recommendation.set_id == set_id))
-        connection.execute(delete(RecommendationSet).where(RecommendationSet.id == set_id))
+        _delete_sets(connection, [set_id])
 
 
 # The user's rows joined to the active set in one statement, so a reader sees the old set or

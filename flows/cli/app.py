@@ -20,7 +20,7 @@ from domain.errors import UserError
 from domain.settings import Settings
 from flows.cli import admin, alerts, ingest, pipeline, serve, train
 from flows.cli.output import console, print_error
-from flows.runtime import configure_process
+from flows.runtime import configure_process, stop_on_signals, stop_orphaned_servers
 
 
 class _Commands(TyperGroup):
@@ -52,7 +52,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     """Set up logging and Prefect before any command runs."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=console, show_path=False)])
-    configure_process(Settings(), verbose=verbose)
+    settings = Settings()
+    configure_process(settings, verbose=verbose)
+    stop_on_signals()
+    stop_orphaned_servers(settings.home / "prefect")
 
 
 app.add_typer(ingest.app, name="ingest")

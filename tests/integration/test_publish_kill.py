@@ -65,7 +65,7 @@ def test_killing_a_publisher_keeps_the_previous_set(tmp_path: Path) -> None:
     assert statuses[old] == "active"
     assert sorted(s for i, s in statuses.items() if i != old) == ["building"]
     assert [i.item_id for i in items] == ["old1", "old2", "old3"]
-    # The next publish goes through as usual.
+    # The next publish goes through as usual and clears the killed one's half-written set.
     new = create_set(engine=engine, model_version_id=None, k=3)
     write_recommendations(engine=engine, set_id=new, frame=pl.DataFrame(
         [("u1", 1, "next", 1.0, None)], orient="row",
@@ -74,3 +74,8 @@ def test_killing_a_publisher_keeps_the_previous_set(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert [i.item_id for i in recommendations_for(connection=connection, user_id="u1",
                                                        k=3)] == ["next"]
+        statuses = dict(connection.execute(select(RecommendationSet.id,
+                                                  RecommendationSet.status)).all())
+        orphans = connection.execute(select(func.count()).select_from(Recommendation).where(
+            Recommendation.set_id.not_in([old, new]))).scalar_one()
+    assert statuses == {old: "retired", new: "active"} and orphans == 0

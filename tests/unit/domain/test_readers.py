@@ -122,3 +122,28 @@ def test_utf8_text_named_as_latin1_is_refused_not_garbled(tmp_path: Path) -> Non
     path.write_bytes("1::Lumière (1998)::Drama\n".encode())
     with pytest.raises(MalformedFileError, match="the file is UTF-8 text: read as latin-1"):
         parse_items(path, encoding="latin-1")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_a_path_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    import os
+    import threading
+
+    from domain.readers import file_sha256
+
+    path = {"fifo": tmp_path / "pipe", "device": Path("/dev/zero"), "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    outcome: list[BaseException | str] = []
+
+    def read() -> None:
+        try:
+            outcome.append(file_sha256(path))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)  # a hang must not hold the suite
+    reader.start()
+    reader.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], MalformedFileError)
+    assert "is not a regular file" in str(outcome[0])
