@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "(SENTREC_EVENT_WEIGHTS='{\"purchase\": 3, \"view\": 1}'). A kind weighted 0 or "
         "left out is not in the sequences; by default every kind but return counts 1.")
 
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """A relative home is taken from where the command runs, once: every path made from it
+        (models, indexes, reports, Prefect's state) then means the same file from anywhere."""
+        return value.expanduser().resolve()
+
     @field_validator("earliest_time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:

@@ -42,7 +42,9 @@ class Publication:
     version: int  # the recommender's version number
 
 
-_CACHE: dict[int, tuple[Any, list[str], Any, Any]] = {}
+# Per worker process, what one version publishes from; keyed by store and version, since
+# version ids repeat across stores.
+_CACHE: dict[tuple[str, int], tuple[Any, list[str], Any, Any]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -50,15 +52,16 @@ def _loaded(version: VersionInfo, settings: Settings) -> tuple[Any, list[str], A
     """Model, item ids, index and sequences of a version, read once per worker process."""
     from models.recommender.artifact import load_item_index, load_recommender
 
+    key = (settings.resolved_database_url, version.id)
     with _CACHE_LOCK:
-        if version.id not in _CACHE:
+        if key not in _CACHE:
             _CACHE.clear()
             model, item_ids = load_recommender(version.artifact_path, sha256=version.sha256)
             index = load_item_index(version.artifact_path, model_version_id=version.id,
                                     use_gpu=False)
             seqs = version_sequences(engine=ready_engine(settings), params=version.params)
-            _CACHE[version.id] = (model, item_ids, index, seqs)
-        return _CACHE[version.id]
+            _CACHE[key] = (model, item_ids, index, seqs)
+        return _CACHE[key]
 
 
 @task(retries=2, retry_delay_seconds=5, task_run_name="publish-users-{start}-{end}")

@@ -8,6 +8,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,38 @@ def task_runner(settings: Settings) -> Any:
     if settings.task_runner == "processes":
         return ProcessPoolTaskRunner(max_workers=settings.max_workers)
     return ThreadPoolTaskRunner(max_workers=settings.max_workers)
+
+
+FLOW_NAMES = ("ingest-messages", "ingest-news", "ingest-events", "ingest-items",
+              "train-sentiment", "score-documents", "monitor-sentiment", "train-recommender",
+              "publish-recommendations", "daily")
+
+
+@dataclass(frozen=True)
+class FlowRunInfo:
+    """The newest run of a flow as Prefect recorded it."""
+
+    flow: str
+    state: str
+    started: datetime | None
+    message: str | None
+
+
+def last_flow_runs(names: tuple[str, ...] = FLOW_NAMES) -> dict[str, FlowRunInfo]:
+    """The newest run of each flow (a flow never run is left out), from Prefect's API: the
+    temporary local server, or the one ``PREFECT_API_URL`` names."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    found: dict[str, FlowRunInfo] = {}
+    with get_client(sync_client=True) as client:
+        for name in names:
+            runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[name])),
+                                         sort=FlowRunSort.START_TIME_DESC, limit=1)
+            if runs:
+                run = runs[0]
+                state = run.state
+                found[name] = FlowRunInfo(name, (state.name if state else None) or "unknown",
+                                          run.start_time, state.message if state else None)
+    return found

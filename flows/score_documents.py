@@ -57,7 +57,9 @@ def plan_scoring(*, engine: Engine, model_version_id: int,
         after = (page["doc_kind"][-1], int(page["doc_id"][-1]))
 
 
-_LOADED: dict[int, Any] = {}  # the model of one version, loaded once per worker process
+# The model of one artifact, loaded once per worker process; keyed by its checksum, since
+# version ids repeat across stores.
+_LOADED: dict[str, Any] = {}
 
 
 def score_chunk(*, engine: Engine, version: VersionInfo, chunk: ScoringChunk,
@@ -65,10 +67,10 @@ def score_chunk(*, engine: Engine, version: VersionInfo, chunk: ScoringChunk,
     """Score the chunk's unscored documents with ``version``; returns rows written."""
     from models.sentiment.predict import load_sentiment, score_texts
 
-    if version.id not in _LOADED:
+    if version.sha256 not in _LOADED:
         _LOADED.clear()
-        _LOADED[version.id] = load_sentiment(version.artifact_path, sha256=version.sha256)
-    trained = _LOADED[version.id]
+        _LOADED[version.sha256] = load_sentiment(version.artifact_path, sha256=version.sha256)
+    trained = _LOADED[version.sha256]
     page = unscored_documents(engine=engine, model_version_id=version.id,
                               limit=chunk.last_id - chunk.first_id + 1,
                               after=(chunk.doc_kind, chunk.first_id - 1))

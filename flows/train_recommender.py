@@ -82,7 +82,8 @@ def train_recommender(*, engine: Engine, models_dir: Path, source: str | None = 
                "test_hr@10": float(test.hit_rate), "users": float(len(seqs.user_ids)),
                "items": float(seqs.n_items)}
     models_dir.mkdir(parents=True, exist_ok=True)
-    path = models_dir / f"recommender-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
+    # Absolute, so the registry's path means the same file from any working directory.
+    path = models_dir.resolve() / f"recommender-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = save_recommender(path, model=run.model, item_ids=seqs.item_ids, source=source,
                               weights=weights, metrics=metrics)
 

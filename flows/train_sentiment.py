@@ -75,7 +75,8 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
     trained = trainer(train_texts, train_labels, seed=seed, fit=fit)
     metrics = evaluate_texts(trained, test_texts, test_labels)
     models_dir.mkdir(parents=True, exist_ok=True)
-    path = models_dir / f"sentiment-{profile}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
+    # Absolute, so the registry's path means the same file from any working directory.
+    path = models_dir.resolve() / f"sentiment-{profile}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = save_sentiment(trained, path)
 
     def rescore(champion: VersionInfo) -> float:

@@ -11,7 +11,8 @@ import polars as pl
 from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.records import KEYS, Parsed, Stream
+from domain.errors import NotFoundError
+from domain.records import KEYS, Parsed, Stream, as_utc
 from storage.bulk import insert_ignore
 from storage.schema import (
     Event,
@@ -55,6 +56,8 @@ class BatchSummary:
     items_loaded: int
     skipped: bool = False
     encoding: str | None = None  # what the file was read in (None for Parquet)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
     def reconciles(self) -> bool:
         return self.rows_read == self.loaded + self.rejected + self.duplicate
@@ -158,6 +161,8 @@ def _summary(row: dict[str, object], *, skipped: bool) -> BatchSummary:
     values = {k: v for k, v in row.items() if k in fields}
     values["batch_id"] = row["id"]
     values["skipped"] = skipped
+    for name in ("started_at", "finished_at"):
+        values[name] = None if row.get(name) is None else as_utc(row[name])  # type: ignore[arg-type]
     return BatchSummary(**values)  # type: ignore[arg-type]
 
 
@@ -173,6 +178,9 @@ class RejectRow:
 def list_rejects(*, engine: Engine, batch_id: int, limit: int) -> list[RejectRow]:
     """The first ``limit`` rejected rows of a batch, by line."""
     with engine.connect() as connection:
+        if connection.execute(select(IngestBatch.id).where(IngestBatch.id == batch_id)
+                              ).first() is None:
+            raise NotFoundError(f"no batch {batch_id}; list the batches with `sentrec batches`")
         rows = connection.execute(select(Reject.line, Reject.reason, Reject.raw)
                                   .where(Reject.batch_id == batch_id)
                                   .order_by(Reject.line).limit(limit)).all()
@@ -185,3 +193,44 @@ def table_counts(*, engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {str(table_of(model).name): int(connection.execute(
             select(func.count()).select_from(model)).scalar_one()) for model in models}
+
+
+def list_batches(*, engine: Engine, stream: Stream | None = None,
+                 limit: int = 50) -> list[BatchSummary]:
+    """Ingest batches, newest first."""
+    query = select(IngestBatch).order_by(IngestBatch.id.desc()).limit(limit)
+    if stream is not None:
+        query = query.where(IngestBatch.stream == stream.value)
+    with engine.connect() as connection:
+        return [_summary(dict(row), skipped=False)
+                for row in connection.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How new a stream's data is: its newest record's time and its last batch."""
+
+    stream: str
+    records: int
+    newest_record: datetime | None
+    last_batch: datetime | None
+
+
+def data_freshness(*, engine: Engine) -> list[Freshness]:
+    """Per stream, how many records, the newest record time (items have none) and when its
+    last batch ended."""
+    tables = ((Stream.MESSAGES, Message, Message.created_at),
+              (Stream.NEWS, News, News.published_at),
+              (Stream.EVENTS, Event, Event.occurred_at), (Stream.ITEMS, Item, None))
+    found = []
+    with engine.connect() as connection:
+        for stream, model, time in tables:
+            count = connection.execute(select(func.count()).select_from(model)).scalar_one()
+            newest = None if time is None else connection.execute(
+                select(func.max(time))).scalar_one()
+            last = connection.execute(select(func.max(IngestBatch.finished_at)).where(
+                IngestBatch.stream == stream.value)).scalar_one()
+            found.append(Freshness(stream.value, int(count),
+                                   None if newest is None else as_utc(newest),
+                                   None if last is None else as_utc(last)))
+    return found

@@ -85,3 +85,10 @@ def latest_scoring_model(*, engine: Engine) -> int | None:
         value = connection.execute(select(func.max(SentimentScore.model_version_id))
                                    ).scalar_one()
     return None if value is None else int(value)
+
+
+def latest_monitoring(*, engine: Engine) -> datetime | None:
+    """The newest ``scored_at`` any monitoring run has taken into account (None: never run)."""
+    with engine.connect() as connection:
+        value = connection.execute(select(func.max(MonitorState.scored_through))).scalar_one()
+    return None if value is None else as_utc(value)

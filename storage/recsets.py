@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
+from domain.records import as_utc
 from storage.bulk import insert_ignore
 from storage.ingest import table_of
 from storage.schema import Recommendation, RecommendationSet
@@ -31,6 +32,35 @@ class RecommendedItem:
     item_id: str
     score: float
     reason: str | None
+
+
+@dataclass(frozen=True)
+class SetInfo:
+    """A recommendation set as ``sentrec sets`` lists it."""
+
+    id: int
+    status: str
+    model_version_id: int | None
+    k: int
+    users: int
+    rows: int
+    created_at: datetime
+    activated_at: datetime | None
+
+
+def list_sets(*, engine: Engine) -> list[SetInfo]:
+    """Every set the store holds (active, retired, building), newest first, with row counts."""
+    rows = (select(Recommendation.set_id, func.count().label("rows"))
+            .group_by(Recommendation.set_id).subquery())
+    s = RecommendationSet
+    query = (select(s.id, s.status, s.model_version_id, s.k, s.users,
+                    func.coalesce(rows.c.rows, 0), s.created_at, s.activated_at)
+             .outerjoin(rows, rows.c.set_id == s.id).order_by(s.id.desc()))
+    with engine.connect() as connection:
+        return [SetInfo(int(i), str(status), version, int(k), int(users), int(n),
+                        as_utc(created), None if activated is None else as_utc(activated))
+                for i, status, version, k, users, n, created, activated
+                in connection.execute(query)]
 
 
 def create_set(*, engine: Engine, model_version_id: int | None, k: int) -> int:

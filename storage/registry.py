@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from domain.errors import ConflictError, NotFoundError, NotReadyError
 from domain.records import as_utc
-from storage.schema import ModelVersion
+from storage.schema import ModelEvent, ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,26 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Promotion:
-    """What champion/challenger decided for a candidate."""
+    """What champion/challenger decided for a candidate; ``margin`` is the candidate's primary
+    metric minus the champion's on the same data (None with no champion to compare with)."""
 
     candidate: VersionInfo
     champion: VersionInfo | None
     promoted: bool
     reason: str
+    margin: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelEventInfo:
+    """One recorded decision about a version."""
+
+    name: str
+    version: int
+    action: str
+    reason: str
+    margin: float | None
+    at: datetime
 
 
 def register_version(*, engine: Engine, name: str, eval_set: str, primary_metric: str,
@@ -112,28 +127,97 @@ def promote_if_better(*, engine: Engine, version_id: int,
         champion = _active(connection, candidate.name)
         champion_score = None if champion is None else champion.score
         if champion is not None and champion.eval_set != candidate.eval_set:
-            if champion_rescored is None:
-                return Promotion(candidate, champion, False,
+            champion_score = champion_rescored
+        margin = None if champion_score is None else candidate.score - champion_score
+        if champion is not None and champion_score is None:
+            decision = Promotion(candidate, champion, False,
                                  f"champion v{champion.version} was evaluated on "
                                  f"{champion.eval_set!r}, the candidate on "
                                  f"{candidate.eval_set!r}")
-            champion_score = champion_rescored
-        if champion is not None and champion_score is not None and \
-                candidate.score <= champion_score:
-            return Promotion(candidate, champion, False,
-                             f"{candidate.primary_metric} {candidate.score:.4f} does not beat "
-                             f"champion v{champion.version}'s {champion_score:.4f}")
-        now = datetime.now(UTC)
-        if champion is not None:
-            connection.execute(update(ModelVersion).where(ModelVersion.id == champion.id)
-                               .values(status="retired"))
-        connection.execute(update(ModelVersion).where(ModelVersion.id == candidate.id)
-                           .values(status="active", activated_at=now))
-    reason = "no active version" if champion is None else (
-        f"{candidate.primary_metric} {candidate.score:.4f} beats champion "
-        f"v{champion.version}'s {champion_score:.4f}")
-    log.info("activated %s v%d: %s", candidate.name, candidate.version, reason)
-    return Promotion(candidate, champion, True, reason)
+        elif champion is not None and margin is not None and margin <= 0:
+            decision = Promotion(candidate, champion, False,
+                                 f"{candidate.primary_metric} {candidate.score:.4f} does not "
+                                 f"beat champion v{champion.version}'s {champion_score:.4f}",
+                                 margin)
+        else:
+            reason = "no active version" if champion is None else (
+                f"{candidate.primary_metric} {candidate.score:.4f} beats champion "
+                f"v{champion.version}'s {champion_score:.4f}")
+            _activate(connection, candidate, champion)
+            decision = Promotion(candidate, champion, True, reason, margin)
+            log.info("activated %s v%d: %s", candidate.name, candidate.version, reason)
+        _record(connection, candidate, "promoted" if decision.promoted else "not promoted",
+                decision.reason, margin)
+    return decision
+
+
+def activate_by_hand(*, engine: Engine, name: str, version: int, reason: str) -> VersionInfo:
+    """Make ``version`` of ``name`` the live one whatever its metrics, for ``reason``."""
+    with engine.begin() as connection:
+        row = connection.execute(select(ModelVersion).where(
+            ModelVersion.name == name, ModelVersion.version == version)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"{name} has no version {version}; list them with "
+                                "`sentrec models`")
+        target = _info(dict(row))
+        champion = _active(connection, name)
+        if champion is not None and champion.id == target.id:
+            raise ConflictError(f"{name} v{version} is already live")
+        _activate(connection, target, champion)
+        _record(connection, target, "promoted by hand", reason, None)
+    return target
+
+
+def roll_back(*, engine: Engine, name: str, reason: str) -> VersionInfo:
+    """Make the version that was live before the current one live again, for ``reason``."""
+    with engine.connect() as connection:
+        champion = _active(connection, name)
+        previous = connection.execute(
+            select(ModelVersion.version).where(ModelVersion.name == name,
+                                               ModelVersion.status == "retired",
+                                               ModelVersion.activated_at.is_not(None))
+            .order_by(ModelVersion.activated_at.desc()).limit(1)).scalar_one_or_none()
+    if champion is None or previous is None:
+        raise NotReadyError(f"{name} has no earlier live version to roll back to")
+    with engine.begin() as connection:
+        row = connection.execute(select(ModelVersion).where(
+            ModelVersion.name == name, ModelVersion.version == previous)).mappings().one()
+        target = _info(dict(row))
+        _activate(connection, target, champion)
+        _record(connection, target, "rolled back", f"from v{champion.version}: {reason}", None)
+    return target
+
+
+def list_events(*, engine: Engine, name: str | None = None,
+                limit: int = 50) -> list[ModelEventInfo]:
+    """Recorded decisions, newest first."""
+    query = (select(ModelEvent.name, ModelVersion.version, ModelEvent.action, ModelEvent.reason,
+                    ModelEvent.margin, ModelEvent.at)
+             .join(ModelVersion, ModelVersion.id == ModelEvent.version_id)
+             .order_by(ModelEvent.id.desc()).limit(limit))
+    if name is not None:
+        query = query.where(ModelEvent.name == name)
+    with engine.connect() as connection:
+        return [ModelEventInfo(n, int(v), a, r, m, as_utc(t))
+                for n, v, a, r, m, t in connection.execute(query)]
+
+
+def _activate(connection: Connection, target: VersionInfo,
+              champion: VersionInfo | None) -> None:
+    """Retire the champion and activate the target in the caller's transaction: readers see
+    one or the other, never both or neither (the partial unique index enforces one)."""
+    if champion is not None:
+        connection.execute(update(ModelVersion).where(ModelVersion.id == champion.id)
+                           .values(status="retired"))
+    connection.execute(update(ModelVersion).where(ModelVersion.id == target.id)
+                       .values(status="active", activated_at=datetime.now(UTC)))
+
+
+def _record(connection: Connection, version: VersionInfo, action: str, reason: str,
+            margin: float | None) -> None:
+    connection.execute(insert(ModelEvent), {
+        "name": version.name, "version_id": version.id, "action": action, "reason": reason,
+        "margin": margin, "at": datetime.now(UTC)})
 
 
 def _active(connection: Connection, name: str) -> VersionInfo | None:

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from domain.errors import UserError
 from domain.settings import Settings
-from flows.cli import admin, alerts, ingest, pipeline, serve, train
+from flows.cli import admin, alerts, ingest, overview, pipeline, serve, train
 from flows.cli.output import console, print_error
 from flows.runtime import configure_process, stop_on_signals, stop_orphaned_servers
 
@@ -70,6 +70,10 @@ app.add_typer(alerts.app, name="alerts")
 app.command("report")(alerts.report)
 app.command("recommend")(serve.recommend)
 app.command("serve")(serve.serve)
+app.command("models")(overview.models)
+app.command("sets")(overview.sets)
+app.command("batches")(overview.batches)
+app.command("status")(overview.status)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.command("deploy")(admin.deploy)

@@ -91,3 +91,11 @@ def test_the_sane_time_range_comes_from_the_settings(prefect_harness: None, tmp_
     assert result.exit_code == 0, result.output
     shown = CliRunner().invoke(app, ["rejects", "1"])
     assert "created_at 2001-01-01 00:00:00 is before 2010-01-01 00:00:00 UTC" in shown.output
+
+
+def test_rejects_of_a_batch_that_does_not_exist_says_so(settings: Settings) -> None:
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["rejects", "99"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: no batch 99; list the batches with `sentrec batches`"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from domain.records import Stream
@@ -40,3 +41,26 @@ def test_train_promote_and_score_each_document_once(engine: Engine, tmp_path: Pa
                             seed=1)
     assert again.version.eval_set == outcome.version.eval_set
     assert again.promotion.promoted == (again.metrics["macro_f1"] > outcome.metrics["macro_f1"])
+
+
+def test_a_model_trained_in_one_folder_scores_from_another(engine: Engine, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest_file(engine=engine, stream=Stream.MESSAGES, path=labelled_file(tmp_path / "l.csv"))
+    monkeypatch.chdir(tmp_path)
+    train_sentiment(engine=engine, models_dir=Path(".sentrec/models"), max_minutes=0.1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    version = active_version(engine=engine, name="sentiment")
+    assert version is not None
+    chunks = plan_scoring(engine=engine, model_version_id=version.id, chunk_size=100)
+    assert sum(score_chunk(engine=engine, version=version, chunk=c) for c in chunks) == 60
+
+
+def test_a_relative_home_is_read_as_an_absolute_folder(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SENTREC_HOME", "relative-home")
+    assert Settings().home == tmp_path / "relative-home"

@@ -62,3 +62,39 @@ def test_a_champion_rescored_on_the_new_set_can_be_beaten(engine: Engine) -> Non
     won = promote_if_better(engine=engine, version_id=register(engine, 0.89, eval_set="new"),
                             champion_rescored=0.88)
     assert won.promoted
+
+
+def test_every_decision_is_recorded_with_its_margin(engine: Engine) -> None:
+    from storage.registry import list_events
+
+    promote_if_better(engine=engine, version_id=register(engine, 0.80))
+    promote_if_better(engine=engine, version_id=register(engine, 0.78))
+    promote_if_better(engine=engine, version_id=register(engine, 0.85))
+    events = list_events(engine=engine, name="sentiment-fast")
+    assert [(e.version, e.action) for e in events] == [
+        (3, "promoted"), (2, "not promoted"), (1, "promoted")]
+    assert [None if e.margin is None else round(e.margin, 4) for e in events] == [
+        0.05, -0.02, None]
+
+
+def test_a_version_can_be_made_live_by_hand_and_rolled_back(engine: Engine) -> None:
+    from domain.errors import ConflictError, NotFoundError, NotReadyError
+    from storage.registry import activate_by_hand, list_events, roll_back
+
+    promote_if_better(engine=engine, version_id=register(engine, 0.80))
+    promote_if_better(engine=engine, version_id=register(engine, 0.70))  # not promoted
+    with pytest.raises(NotReadyError, match="no earlier live version"):
+        roll_back(engine=engine, name="sentiment-fast", reason="bad alerts")
+    forced = activate_by_hand(engine=engine, name="sentiment-fast", version=2,
+                              reason="v1 flags every tweet negative")
+    assert forced.version == 2
+    assert active_version(engine=engine, name="sentiment-fast").version == 2  # type: ignore[union-attr]
+    with pytest.raises(ConflictError, match="v2 is already live"):
+        activate_by_hand(engine=engine, name="sentiment-fast", version=2, reason="again")
+    with pytest.raises(NotFoundError, match="sentiment-fast has no version 9"):
+        activate_by_hand(engine=engine, name="sentiment-fast", version=9, reason="typo")
+    back = roll_back(engine=engine, name="sentiment-fast", reason="v2 is worse after all")
+    assert back.version == 1
+    assert [(e.version, e.action, e.reason) for e in list_events(engine=engine)][:2] == [
+        (1, "rolled back", "from v2: v2 is worse after all"),
+        (2, "promoted by hand", "v1 flags every tweet negative")]
