@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -196,11 +197,20 @@ def ewma_detector(share: FloatArray, volume: FloatArray, config: DetectorConfig
     return WindowScores(base, spread, z, ratio, judged)
 
 
+class DetectorName(StrEnum):
+    """The detectors ``monitor --detector`` and the bench choose from."""
+
+    DEFAULT = "default"
+    ZSCORE = "zscore"
+    EWMA = "ewma"
+    CUSUM = "cusum"
+
+
 DETECTORS: dict[str, Detector] = {
-    "default": default_detector,
-    "zscore": zscore_detector,
-    "ewma": ewma_detector,
-    "cusum": cusum_detector,
+    DetectorName.DEFAULT: default_detector,
+    DetectorName.ZSCORE: zscore_detector,
+    DetectorName.EWMA: ewma_detector,
+    DetectorName.CUSUM: cusum_detector,
 }
 
 

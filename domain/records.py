@@ -24,6 +24,14 @@ class Stream(StrEnum):
 
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+
+class SentimentProfile(StrEnum):
+    """The sentiment models sentrec trains: a small attention encoder, or fine-tuned MiniLM."""
+
+    FAST = "fast"
+    ACCURATE = "accurate"
+
 AUTHOR_ROLES = ("customer", "agent")
 # "interact" is implicit feedback with no kind given (the one-line-per-user sequence files).
 EVENT_KINDS = ("view", "click", "cart", "purchase", "rate", "return", "interact")

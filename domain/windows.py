@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import polars as pl
 
@@ -39,7 +40,14 @@ SCORED_SCHEMA: dict[str, pl.DataType] = {
     "text": pl.String(),
     "highlights": pl.String(),  # JSON [[token, weight], ...] as stored in sentiment_scores
 }
-WINDOWS = {"hour": "1h", "day": "1d"}
+class Window(StrEnum):
+    """The window lengths series are cut into, aligned to UTC."""
+
+    HOUR = "hour"
+    DAY = "day"
+
+
+WINDOWS: dict[str, str] = {Window.HOUR: "1h", Window.DAY: "1d"}  # polars durations
 NEGATIVE_RULES = ("argmax", "score")
 SERIES_SCHEMA: dict[str, pl.DataType] = {
     "entity": pl.String(),

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from domain.errors import StoreNotReadyError
+from domain.errors import InvalidInputError, StoreNotReadyError
 from domain.redaction import RedactingFilter
 from domain.settings import Settings
 from storage.engine import make_engine
-from storage.migrate import current_revision, head_revision, upgrade
+from storage.migrate import current_revision, head_revision, known_revisions, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,6 @@ _PREFECT_DEFAULTS = {
 # Marks the temporary Prefect server a command starts (the server inherits the environment),
 # so that a later command can tell an orphan from the server of a command still running.
 OWNER_VARIABLE = "SENTREC_COMMAND_PID"
-_SERVER_APP = "prefect.server.api.server:create_app"
 
 
 def configure_process(settings: Settings, *, verbose: bool = False) -> None:
@@ -52,7 +49,12 @@ def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     os.environ[OWNER_VARIABLE] = str(os.getpid())
     # Prefect makes its home folder without parents and its local server cannot start
     # without it, so a new SENTREC_HOME is created here, when a command runs.
-    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"SENTREC_HOME {settings.home} cannot be used as a folder "
+                                f"({exc.strerror}); point it at a folder you can write") from exc
     for name, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # Redact when a record is made, so every handler, including ones Prefect adds later,
@@ -60,43 +62,6 @@ def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "redacts", False):
         logging.setLogRecordFactory(_redacting_factory(factory))
-
-
-def stop_on_signals() -> None:
-    """End the process on SIGTERM or SIGHUP as on Ctrl-C: exit handlers run, so the temporary
-    Prefect server this process started is stopped with it (Python's default for these signals
-    exits at once and leaves it running)."""
-    def leave(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, leave)
-
-
-def stop_orphaned_servers(prefect_home: Path) -> int:
-    """Stop temporary Prefect servers of ``prefect_home`` whose command is gone (a kill -9
-    leaves them running, holding a port and the state database). Returns how many."""
-    import psutil
-
-    stopped = 0
-    home = str(prefect_home.resolve())
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if _SERVER_APP not in " ".join(process.info["cmdline"] or ()):
-                continue
-            environ = process.environ()
-            if environ.get("PREFECT_HOME") != home or OWNER_VARIABLE not in environ:
-                continue
-            owner = int(environ[OWNER_VARIABLE])
-            if psutil.pid_exists(owner) and owner in {p.pid for p in process.parents()}:
-                continue  # its command is still running
-            process.terminate()
-            stopped += 1
-        except (psutil.Error, ValueError):  # gone meanwhile, or not ours to read
-            continue
-    if stopped:
-        log.info("stopped %d temporary Prefect server(s) left by a killed command", stopped)
-    return stopped
 
 
 def _redacting_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
@@ -114,7 +79,17 @@ def _redacting_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     """One engine (and connection pool) per database URL in this process."""
-    return make_engine(url)
+    try:
+        return make_engine(url)
+    except NoSuchModuleError as exc:
+        driver = str(exc).rsplit(":", 1)[-1].strip()
+        raise InvalidInputError(f"SENTREC_DATABASE_URL names a database driver sentrec does "
+                                f"not have ({driver}); use sqlite:///FILE or "
+                                "postgresql://USER@HOST:5432/DB") from exc
+    except ArgumentError as exc:
+        shown = url if "@" not in url else "(not shown: it may hold a password)"
+        raise InvalidInputError(f"SENTREC_DATABASE_URL {shown!r} is not a database URL; use "
+                                "sqlite:///FILE or postgresql://USER@HOST:5432/DB") from exc
 
 
 _READY: set[str] = set()  # database URLs whose schema was found current in this process
@@ -139,7 +114,7 @@ def ready_engine(settings: Settings) -> Engine:
 
 
 def _require_current(engine: Engine, *, migrate: bool) -> None:
-    current, head = current_revision(engine), head_revision()
+    current, head = stored_revision(engine), head_revision()
     if current == head:
         return
     if migrate:
@@ -150,6 +125,23 @@ def _require_current(engine: Engine, *, migrate: bool) -> None:
         f"the database {engine.url.render_as_string(hide_password=True)} is at schema "
         f"revision {current or 'none'} and this sentrec needs {head}: run `sentrec db upgrade`"
     )
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The store's schema revision, refusing a store that cannot be reached or that a newer
+    sentrec has migrated (this one would misread it)."""
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StoreNotReadyError(f"cannot reach the database {shown}: {reason}; check "
+                                 "SENTREC_DATABASE_URL and that the server is up") from None
+    if current is not None and current not in known_revisions():
+        raise StoreNotReadyError(f"sentrec is older than this store: its schema is at revision "
+                                 f"{current}, which this sentrec does not know (it knows up to "
+                                 f"{head_revision()}); install the sentrec that migrated it")
+    return current
 
 
 def task_runner(settings: Settings) -> Any:
@@ -172,37 +164,3 @@ def task_runner(settings: Settings) -> Any:
         return ProcessPoolTaskRunner(max_workers=settings.max_workers)
     return ThreadPoolTaskRunner(max_workers=settings.max_workers)
 
-
-FLOW_NAMES = ("ingest-messages", "ingest-news", "ingest-events", "ingest-items",
-              "train-sentiment", "score-documents", "monitor-sentiment", "train-recommender",
-              "publish-recommendations", "daily")
-
-
-@dataclass(frozen=True)
-class FlowRunInfo:
-    """The newest run of a flow as Prefect recorded it."""
-
-    flow: str
-    state: str
-    started: datetime | None
-    message: str | None
-
-
-def last_flow_runs(names: tuple[str, ...] = FLOW_NAMES) -> dict[str, FlowRunInfo]:
-    """The newest run of each flow (a flow never run is left out), from Prefect's API: the
-    temporary local server, or the one ``PREFECT_API_URL`` names."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-    from prefect.client.schemas.sorting import FlowRunSort
-
-    found: dict[str, FlowRunInfo] = {}
-    with get_client(sync_client=True) as client:
-        for name in names:
-            runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[name])),
-                                         sort=FlowRunSort.START_TIME_DESC, limit=1)
-            if runs:
-                run = runs[0]
-                state = run.state
-                found[name] = FlowRunInfo(name, (state.name if state else None) or "unknown",
-                                          run.start_time, state.message if state else None)
-    return found

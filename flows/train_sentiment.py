@@ -18,6 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
 from domain.errors import InvalidInputError, NotReadyError
+from domain.records import SentimentProfile
 from domain.settings import Settings
 from flows.promotion import Candidate, register_and_promote
 from flows.runtime import ready_engine
@@ -27,7 +28,7 @@ from storage.scores import labelled_documents
 log = logging.getLogger(__name__)
 
 PRIMARY_METRIC = "macro_f1"
-PROFILES = ("fast", "accurate")
+PROFILES = tuple(SentimentProfile)
 MIN_LABELLED = 30  # fewer labelled documents cannot fill a stratified 80/20 split of 3 classes
 
 

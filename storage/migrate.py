@@ -34,3 +34,9 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every schema revision this code can migrate from or to."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config())
+            .walk_revisions()}

@@ -32,6 +32,7 @@ from domain.adapters.common import (
     sha1_ids,
     split_rejects,
 )
+from domain.adapters.formats import EventFormat
 from domain.errors import MalformedFileError, UnknownFormatError
 from domain.readers import (
     LINE,
@@ -45,7 +46,7 @@ from domain.readers import (
 )
 from domain.records import EVENT_KINDS, EVENT_SCHEMA, ITEM_SCHEMA, Parsed, Stream
 
-EVENT_FORMATS = ("movielens", "movielens-dat", "sequence", "online-retail", "canonical")
+EVENT_FORMATS = tuple(EventFormat)
 
 # UCI product codes are five digits with an optional variant letter; everything else is
 # postage, bank charges, manual adjustments, samples or vouchers (SOURCE.md lists them).

@@ -21,6 +21,7 @@ import polars as pl
 
 from domain.adapters.common import blank, first_reason, raw_reader, require_rows, split_rejects
 from domain.adapters.events import _PRODUCT_CODE, retail_items
+from domain.adapters.formats import ItemFormat
 from domain.errors import UnknownFormatError
 from domain.readers import (
     LINE,
@@ -33,7 +34,7 @@ from domain.readers import (
 )
 from domain.records import ITEM_SCHEMA, Parsed, Stream
 
-ITEM_FORMATS = ("movielens-items", "movielens-movies", "online-retail", "canonical")
+ITEM_FORMATS = tuple(ItemFormat)
 
 MOVIELENS_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",

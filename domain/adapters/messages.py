@@ -24,6 +24,7 @@ from domain.adapters.common import (
     require_rows,
     split_rejects,
 )
+from domain.adapters.formats import MessageFormat
 from domain.errors import UnknownFormatError
 from domain.readers import LINE, TextTable, peek_columns, read_any, read_table
 from domain.records import (
@@ -37,7 +38,7 @@ from domain.records import (
 )
 from domain.redaction import redact, redact_series
 
-FORMATS = ("airline-tweets", "twcs", "twcs-labelled", "canonical")
+FORMATS = tuple(MessageFormat)
 # Columns that identify each format; a file is detected only when exactly one set fits.
 _SIGNATURES = {
     "airline-tweets": {"tweet_id", "airline_sentiment", "airline", "tweet_created", "text"},

@@ -30,6 +30,7 @@ from domain.adapters.common import (
     sha1_ids,
     split_rejects,
 )
+from domain.adapters.formats import NewsFormat
 from domain.entities import Aliases, load_aliases, tag_entities
 from domain.errors import MalformedFileError, UnknownFormatError
 from domain.readers import (
@@ -45,7 +46,7 @@ from domain.readers import (
 )
 from domain.records import LABEL_SCHEMA, NEWS_SCHEMA, SENTIMENT_LABELS, UTC_TIME, Parsed, Stream
 
-FORMATS = ("headlines", "analyst-ratings", "phrasebank", "canonical")
+FORMATS = tuple(NewsFormat)
 _HEADLINE_SOURCES = ("cnbc", "guardian", "reuters")
 _PHRASEBANK_LINE = re.compile(r"@\s*(negative|neutral|positive)\s*$")
 # Sentences_50Agree.txt: at least half the annotators agreed on the label (Malo et al. 2014).

@@ -18,11 +18,11 @@ apikey_app = typer.Typer(help="Keys of the lookup API.", no_args_is_help=True)
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the store's tables to the newest schema."""
-    from flows.runtime import engine_for
+    from flows.runtime import engine_for, stored_revision
     from storage.migrate import current_revision, upgrade
 
     engine = engine_for(Settings().resolved_database_url)
-    before = current_revision(engine)
+    before = stored_revision(engine)
     upgrade(engine)
     console.print(f"[green]schema at revision {current_revision(engine)}[/] "
                   f"(was {before or 'empty'}) in "

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from domain.errors import InvalidInputError
 from domain.settings import Settings
+from domain.windows import Window
 from flows.cli.output import console
 
 app = typer.Typer(help="Sentiment alerts: list (default), ack, resolve.")
@@ -77,10 +78,11 @@ def resolve(alert_id: int) -> None:
 
 def report(out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
            days: Annotated[int, typer.Option(min=1, help="Days up to the newest document.")] = 7,
-           window: str = "hour") -> None:
+           window: Annotated[Window, typer.Option(help="Window length (UTC).")] = Window.HOUR
+           ) -> None:
     """Write the self-contained HTML risk report."""
     from flows.monitor_sentiment import write_report
     from flows.runtime import ready_engine
 
-    path = write_report(engine=ready_engine(Settings()), out=out, days=days, window=window)
+    path = write_report(engine=ready_engine(Settings()), out=out, days=days, window=window.value)
     console.print(f"report written to [bold]{path}[/]")

@@ -20,7 +20,8 @@ from domain.errors import UserError
 from domain.settings import Settings
 from flows.cli import admin, alerts, ingest, overview, pipeline, serve, train
 from flows.cli.output import console, print_error
-from flows.runtime import configure_process, stop_on_signals, stop_orphaned_servers
+from flows.prefect_server import stop_on_signals, stop_orphaned_servers
+from flows.runtime import configure_process
 
 
 class _Commands(TyperGroup):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,6 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from domain.adapters.formats import EventFormat, ItemFormat, MessageFormat, NewsFormat
 from domain.errors import UserError
 from domain.records import Stream
 from domain.settings import Settings
@@ -19,8 +21,12 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Bring files into the store, one batch per file.", no_args_is_help=True)
 
-FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Input format; "
-                                                "detected from the file when left out.")]
+_FORMAT = typer.Option("--format", "-f", help="Input format; detected from the file when left "
+                       "out.")
+MessageFormatOpt = Annotated[MessageFormat | None, _FORMAT]
+NewsFormatOpt = Annotated[NewsFormat | None, _FORMAT]
+EventFormatOpt = Annotated[EventFormat | None, _FORMAT]
+ItemFormatOpt = Annotated[ItemFormat | None, _FORMAT]
 SourceOpt = Annotated[str | None, typer.Option(help="Source name stored with every record "
                                                 "(keys are unique per source).")]
 EncodingOpt = Annotated[str | None, typer.Option(help="Text encoding of the file.")]
@@ -28,11 +34,12 @@ PathsArg = Annotated[list[Path], typer.Argument(help="Files to ingest, one batch
                                                 exists=True, dir_okay=False, readable=True)]
 
 
-def run_ingest(stream: Stream, paths: list[Path], fmt: str | None, source: str | None,
+def run_ingest(stream: Stream, paths: list[Path], choice: StrEnum | None, source: str | None,
                encoding: str | None) -> list[BatchSummary]:
     """Ingest ``paths`` one flow run each, with a progress bar; print the batches."""
     from flows.ingest import FLOWS
 
+    fmt = None if choice is None else choice.value
     settings = Settings()
     summaries: list[BatchSummary] = []
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -83,28 +90,28 @@ def print_batches(summaries: list[BatchSummary]) -> None:
 
 
 @app.command("messages")
-def ingest_messages(paths: PathsArg, fmt: FormatOpt = None, source: SourceOpt = None,
+def ingest_messages(paths: PathsArg, fmt: MessageFormatOpt = None, source: SourceOpt = None,
                     encoding: EncodingOpt = None) -> None:
     """Customer-service logs: airline-tweets, twcs, twcs-labelled, canonical."""
     run_ingest(Stream.MESSAGES, paths, fmt, source, encoding)
 
 
 @app.command("news")
-def ingest_news(paths: PathsArg, fmt: FormatOpt = None, source: SourceOpt = None,
+def ingest_news(paths: PathsArg, fmt: NewsFormatOpt = None, source: SourceOpt = None,
                 encoding: EncodingOpt = None) -> None:
     """Financial news: headlines, analyst-ratings, phrasebank, canonical."""
     run_ingest(Stream.NEWS, paths, fmt, source, encoding)
 
 
 @app.command("events")
-def ingest_events(paths: PathsArg, fmt: FormatOpt = None, source: SourceOpt = None,
+def ingest_events(paths: PathsArg, fmt: EventFormatOpt = None, source: SourceOpt = None,
                   encoding: EncodingOpt = None) -> None:
     """Behaviour: movielens, movielens-dat, sequence, online-retail, canonical."""
     run_ingest(Stream.EVENTS, paths, fmt, source, encoding)
 
 
 @app.command("items")
-def ingest_items(paths: PathsArg, fmt: FormatOpt = None, source: SourceOpt = None,
+def ingest_items(paths: PathsArg, fmt: ItemFormatOpt = None, source: SourceOpt = None,
                  encoding: EncodingOpt = None) -> None:
     """Catalogue items: movielens-items, movielens-movies, online-retail, canonical."""
     run_ingest(Stream.ITEMS, paths, fmt, source, encoding)

@@ -123,7 +123,8 @@ def status(runs: Annotated[bool, typer.Option(
         help="Also ask Prefect for the last run of each flow (starts its local server when "
         "no PREFECT_API_URL is set: a few seconds).")] = True) -> None:
     """What is live, how new the data is, and the last run of each flow."""
-    from flows.runtime import last_flow_runs, ready_engine
+    from flows.prefect_server import last_flow_runs
+    from flows.runtime import ready_engine
     from storage.monitor_state import latest_monitoring
     from storage.recsets import list_sets
     from storage.registry import RECOMMENDER, SENTIMENT, active_version

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from domain.detection import DetectorName
 from domain.settings import Settings
+from domain.windows import Window
 from flows.cli.output import console
 
 
@@ -21,17 +23,17 @@ def score(chunk_size: Annotated[int, typer.Option(min=10)] = 2_000) -> None:
                   f"in {result.chunks} chunks")
 
 
-def monitor(window: Annotated[str, typer.Option(help="hour or day (UTC).")] = "hour",
-            detector: Annotated[str, typer.Option(
-                help="default, zscore, ewma or cusum.")] = "default",
+def monitor(window: Annotated[Window, typer.Option(help="Window length (UTC).")] = Window.HOUR,
+            detector: Annotated[DetectorName, typer.Option(
+                help="Surge detector.")] = DetectorName.DEFAULT,
             by_topic: Annotated[bool, typer.Option(
                 help="Watch each entity's topics separately.")] = False) -> None:
     """Detect negative surges in newly scored documents and write the risk report."""
     from flows.monitor_sentiment import monitor_sentiment
 
     with console.status("monitoring sentiment"):
-        summary = monitor_sentiment(settings=Settings(), window=window, detector=detector,
-                                    by_topic=by_topic)
+        summary = monitor_sentiment(settings=Settings(), window=window.value,
+                                    detector=detector.value, by_topic=by_topic)
     console.print(f"{summary.new_scores:,} new scores; alerts: "
                   f"[bold]{summary.alerts_inserted}[/] new, {summary.alerts_updated} "
                   f"updated. Report: {summary.report}")

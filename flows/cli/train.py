@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from domain.errors import InvalidInputError
+from domain.records import SentimentProfile
 from domain.settings import Settings
 from flows.cli.output import console
 
@@ -19,19 +20,20 @@ def _verdict(promoted: bool) -> str:
 
 @app.command("sentiment")
 def train_sentiment(
-    profile: Annotated[str, typer.Option(help="fast (small attention encoder) or accurate "
-                                         "(fine-tuned MiniLM).")] = "fast",
+    profile: Annotated[SentimentProfile, typer.Option(
+        help="fast (small attention encoder) or accurate (fine-tuned MiniLM).")
+    ] = SentimentProfile.FAST,
     seed: int = 0,
     max_minutes: Annotated[float | None, typer.Option(help="Training time budget.")] = None,
 ) -> None:
     """Train on the store's labelled documents; the model goes live only if it wins."""
     from flows.train_sentiment import train_sentiment_flow
 
-    with console.status(f"training the {profile} sentiment model"):
-        result = train_sentiment_flow(settings=Settings(), profile=profile, seed=seed,
+    with console.status(f"training the {profile.value} sentiment model"):
+        result = train_sentiment_flow(settings=Settings(), profile=profile.value, seed=seed,
                                       max_minutes=max_minutes)
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
-    console.print(f"sentiment v{result.version.version} ({profile}): {metrics} on "
+    console.print(f"sentiment v{result.version.version} ({profile.value}): {metrics} on "
                   f"{result.test_size:,} held-out documents; "
                   f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
 

@@ -18,7 +18,8 @@ SLOW_COMMAND = """
 import sys, time
 from pathlib import Path
 from domain.settings import Settings
-from flows.runtime import configure_process, stop_on_signals
+from flows.prefect_server import stop_on_signals
+from flows.runtime import configure_process
 configure_process(Settings(home=Path(sys.argv[1])))
 stop_on_signals()
 from prefect import flow
@@ -66,7 +67,7 @@ def test_sigterm_stops_the_temporary_server_too(tmp_path: Path) -> None:
 
 
 def test_the_next_command_stops_a_server_a_kill_left(tmp_path: Path) -> None:
-    from flows.runtime import stop_orphaned_servers
+    from flows.prefect_server import stop_orphaned_servers
 
     command = start_command(tmp_path / "home")
     server = server_of(command)
@@ -82,7 +83,7 @@ def test_the_next_command_stops_a_server_a_kill_left(tmp_path: Path) -> None:
 
 
 def test_a_server_of_a_live_command_is_left_alone(tmp_path: Path) -> None:
-    from flows.runtime import stop_orphaned_servers
+    from flows.prefect_server import stop_orphaned_servers
 
     command = start_command(tmp_path / "home")
     try:

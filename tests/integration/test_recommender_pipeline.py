@@ -26,13 +26,13 @@ def test_train_publish_batch_and_cold_start(engine: Engine, tmp_path: Path) -> N
     assert outcome.promotion.promoted
     assert 0.0 <= outcome.metrics["test_ndcg@10"] <= 1.0
     version = active_version(engine=engine, name="recommender")
-    assert version is not None and version.params["source"] == "e"
+    assert version is not None and version.params["source"] == "canonical"
     assert version.params["weights"] == DEFAULT_EVENT_WEIGHTS
     path = build_item_index(version.artifact_path, sha256=version.sha256,
                             model_version_id=version.id)
     index = load_index(path, model_version_id=version.id)
     model, item_ids = load_recommender(version.artifact_path, sha256=version.sha256)
-    seqs = load_sequences(engine=engine, source="e", weights=version_weights(version.params))
+    seqs = load_sequences(engine=engine, source="canonical", weights=version_weights(version.params))
     frame = recommend_batch(model=model, index=index, seqs=seqs, item_ids=item_ids, start=0,
                             end=5, k=10, rules=RankingRules(exclude=frozenset({"i0"})))
     assert frame["user_id"].n_unique() == 5
