@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from domain.redaction import redact
+
 
 class UserError(Exception):
     """Something the person running sentrec can fix: a file, an option, a setting, an order of
-    commands."""
+    commands.
+
+    Its message is redacted when it is made: it may quote a line of a customer's file, and an
+    error's text travels to the terminal, logs and Prefect's state.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class MalformedFileError(UserError, ValueError):
@@ -24,7 +33,7 @@ class MalformedFileError(UserError, ValueError):
         self.path = Path(path)
         self.line = line
         self.field = field
-        self.problem = problem
+        self.problem = redact(problem)
         self.hint = hint
         where = str(self.path)
         if line is not None:

@@ -23,7 +23,7 @@ from domain.settings import Settings
 from flows.ingest import FLOWS
 from flows.monitor_sentiment import monitor_sentiment
 from flows.publish_recommendations import publish_recommendations
-from flows.runtime import ready_engine
+from flows.runtime import ready_engine, redacted_errors
 from flows.score_documents import score_documents
 from flows.train_recommender import train_recommender_flow
 from flows.train_sentiment import train_sentiment_flow
@@ -62,7 +62,8 @@ class DailyRun:
     steps: dict[str, Any]
 
 
-@flow(name="daily")
+@flow(name="daily", persist_result=False)
+@redacted_errors
 def daily(settings: Settings | None = None, retrain: bool | None = None) -> DailyRun:
     """Ingest, score, monitor, report, retrain when due, publish."""
     settings = settings or Settings()

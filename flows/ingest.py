@@ -21,7 +21,7 @@ from domain.adapters import StoreRules, parse_file
 from domain.readers import file_sha256
 from domain.records import Stream
 from domain.settings import Settings
-from flows.runtime import ready_engine
+from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors
 from storage.ingest import BatchSummary, find_batch, record_batch
 
 
@@ -79,7 +79,8 @@ def _transient(_task: Any, _run: Any, state: Any) -> bool:
 
 
 @task(retries=2, retry_delay_seconds=5, retry_condition_fn=_transient,
-      task_run_name="ingest-{stream}-{path}")
+      task_run_name="ingest-{stream}-{path}", **TASK_OPTIONS)
+@redacted_errors
 def ingest_one(stream: str, path: str, fmt: str | None, source: str | None,
                encoding: str | None, settings: Settings) -> BatchSummary:
     """Ingest one file and publish its batch summary as a markdown artifact."""
@@ -106,7 +107,8 @@ def _ingest(stream: Stream, paths: list[str], fmt: str | None, source: str | Non
     return [ingest_one(stream.value, p, fmt, source, encoding, settings) for p in paths]
 
 
-@flow(name="ingest-messages")
+@flow(name="ingest-messages", persist_result=False)
+@redacted_errors
 def ingest_messages(paths: list[str], fmt: str | None = None, source: str | None = None,
                     encoding: str | None = None,
                     settings: Settings | None = None) -> list[BatchSummary]:
@@ -114,7 +116,8 @@ def ingest_messages(paths: list[str], fmt: str | None = None, source: str | None
     return _ingest(Stream.MESSAGES, paths, fmt, source, encoding, settings)
 
 
-@flow(name="ingest-news")
+@flow(name="ingest-news", persist_result=False)
+@redacted_errors
 def ingest_news(paths: list[str], fmt: str | None = None, source: str | None = None,
                 encoding: str | None = None,
                 settings: Settings | None = None) -> list[BatchSummary]:
@@ -122,7 +125,8 @@ def ingest_news(paths: list[str], fmt: str | None = None, source: str | None = N
     return _ingest(Stream.NEWS, paths, fmt, source, encoding, settings)
 
 
-@flow(name="ingest-events")
+@flow(name="ingest-events", persist_result=False)
+@redacted_errors
 def ingest_events(paths: list[str], fmt: str | None = None, source: str | None = None,
                   encoding: str | None = None,
                   settings: Settings | None = None) -> list[BatchSummary]:
@@ -130,7 +134,8 @@ def ingest_events(paths: list[str], fmt: str | None = None, source: str | None =
     return _ingest(Stream.EVENTS, paths, fmt, source, encoding, settings)
 
 
-@flow(name="ingest-items")
+@flow(name="ingest-items", persist_result=False)
+@redacted_errors
 def ingest_items(paths: list[str], fmt: str | None = None, source: str | None = None,
                  encoding: str | None = None,
                  settings: Settings | None = None) -> list[BatchSummary]:

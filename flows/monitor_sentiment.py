@@ -22,7 +22,7 @@ from domain.errors import NotReadyError
 from domain.settings import Settings
 from domain.windows import MonitorConfig
 from flows.report import render_report, report_markdown
-from flows.runtime import ready_engine
+from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors
 from flows.topics import refresh_topics
 from storage.alerts import list_alerts, upsert_alerts
 from storage.monitor_state import (
@@ -111,7 +111,8 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
     return epoch + ((moment - epoch) // step) * step
 
 
-@task(retries=2, retry_delay_seconds=5)
+@task(retries=2, retry_delay_seconds=5, **TASK_OPTIONS)
+@redacted_errors
 def learn_topics(settings: Settings, k: int) -> tuple[str | None, int]:
     """Topics from the corpus (learned once) and a topic for every new document."""
     try:
@@ -122,14 +123,16 @@ def learn_topics(settings: Settings, k: int) -> tuple[str | None, int]:
         return None, 0
 
 
-@task(retries=2, retry_delay_seconds=5)
+@task(retries=2, retry_delay_seconds=5, **TASK_OPTIONS)
+@redacted_errors
 def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> MonitorSummary:
     summary, _ = run_monitoring(engine=ready_engine(settings), window=window, detector=detector,
                                 by_topic=by_topic)
     return summary
 
 
-@task
+@task(**TASK_OPTIONS)
+@redacted_errors
 def report(settings: Settings, out: str, days: int, window: str, detector: str) -> str:
     engine = ready_engine(settings)
     path = write_report(engine=engine, out=Path(out), days=days, window=window,
@@ -139,7 +142,8 @@ def report(settings: Settings, out: str, days: int, window: str, detector: str) 
     return str(path)
 
 
-@flow(name="monitor-sentiment")
+@flow(name="monitor-sentiment", persist_result=False)
+@redacted_errors
 def monitor_sentiment(settings: Settings | None = None, window: str = "hour",
                       detector: str = "default", report_days: int = 7,
                       report_path: str | None = None, by_topic: bool = False,

@@ -19,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from domain.errors import NotReadyError
 from domain.ranking import RankingRules
 from domain.settings import Settings
-from flows.runtime import ready_engine, task_runner
+from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors, task_runner
 from storage.events import version_sequences
 from storage.recsets import (
     COLD_START_USER,
@@ -64,7 +64,9 @@ def _loaded(version: VersionInfo, settings: Settings) -> tuple[Any, list[str], A
         return _CACHE[key]
 
 
-@task(retries=2, retry_delay_seconds=5, task_run_name="publish-users-{start}-{end}")
+@task(retries=2, retry_delay_seconds=5, task_run_name="publish-users-{start}-{end}",
+      **TASK_OPTIONS)
+@redacted_errors
 def publish_batch(settings: Settings, version: VersionInfo, set_id: int, start: int, end: int,
                   k: int) -> int:
     """Recommend for users ``start:end`` and append them to the building set."""
@@ -76,7 +78,8 @@ def publish_batch(settings: Settings, version: VersionInfo, set_id: int, start: 
     return write_recommendations(engine=ready_engine(settings), set_id=set_id, frame=frame)
 
 
-@flow(name="publish-recommendations")
+@flow(name="publish-recommendations", persist_result=False)
+@redacted_errors
 def publish_recommendations(settings: Settings | None = None, k: int = 100,
                             batch_users: int = 2_000, retention: int = 2) -> Publication:
     """Top-k for every user of the active model's source, written whole, then activated."""

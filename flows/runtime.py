@@ -3,24 +3,28 @@ engine (made, and its schema checked, once per process and database), the task r
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from domain.errors import InvalidInputError, StoreNotReadyError
-from domain.redaction import RedactingFilter
+from domain.redaction import RedactingFilter, redact
 from domain.settings import Settings
 from storage.engine import make_engine
 from storage.migrate import current_revision, head_revision, known_revisions, upgrade
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Prefect reads these when it is first imported, so they are set before any flow module loads.
 # Each is only a default: a value already in the environment wins.
@@ -39,6 +43,35 @@ _PREFECT_DEFAULTS = {
 # Marks the temporary Prefect server a command starts (the server inherits the environment),
 # so that a later command can tell an orphan from the server of a command still running.
 OWNER_VARIABLE = "SENTREC_COMMAND_PID"
+
+
+# Task results and failures stay in memory, never in Prefect's result storage: they can hold
+# ids and messages from customer files, and nothing here needs Prefect's caching (tasks are
+# idempotent by design: batches, scores and sets are keyed in the store).
+TASK_OPTIONS: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
+
+
+def redacted_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """Redact the message of any exception leaving ``function`` (a task or flow body) before
+    Prefect turns it into a state message, an event and a log line.
+
+    ``UserError`` messages are redacted when made; this also covers an error raised by a library
+    that quotes a value it was given (a row's field, a parameter).
+    """
+    @functools.wraps(function)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            seen: set[int] = set()
+            error: BaseException | None = exc
+            while error is not None and id(error) not in seen:  # the cause chain too
+                seen.add(id(error))
+                error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
+                error = error.__cause__ or error.__context__
+            raise
+
+    return guarded
 
 
 def configure_process(settings: Settings, *, verbose: bool = False) -> None:

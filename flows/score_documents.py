@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from domain.errors import NotReadyError
 from domain.settings import Settings
-from flows.runtime import ready_engine, task_runner
+from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors, task_runner
 from storage.registry import SENTIMENT, VersionInfo, active_version
 from storage.scores import unscored_documents, write_scores
 
@@ -94,7 +94,9 @@ def score_chunk(*, engine: Engine, version: VersionInfo, chunk: ScoringChunk,
     return write_scores(engine=engine, scores=frame)
 
 
-@task(retries=2, retry_delay_seconds=5, task_run_name="score-{chunk.doc_kind}-{chunk.first_id}")
+@task(retries=2, retry_delay_seconds=5, task_run_name="score-{chunk.doc_kind}-{chunk.first_id}",
+      **TASK_OPTIONS)
+@redacted_errors
 def score_one_chunk(settings: Settings, version_id: int, chunk: ScoringChunk) -> int:
     engine = ready_engine(settings)
     version = active_version(engine=engine, name=SENTIMENT)
@@ -104,7 +106,8 @@ def score_one_chunk(settings: Settings, version_id: int, chunk: ScoringChunk) ->
     return score_chunk(engine=engine, version=version, chunk=chunk)
 
 
-@flow(name="score-documents")
+@flow(name="score-documents", persist_result=False)
+@redacted_errors
 def score_documents(settings: Settings | None = None, chunk_size: int = 2_000) -> Scoring:
     """Score every message and news item the active model has not scored, a task per chunk."""
     settings = settings or Settings()

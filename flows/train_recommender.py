@@ -30,7 +30,7 @@ from domain.sequences import (
 )
 from domain.settings import Settings
 from flows.promotion import Candidate, register_and_promote
-from flows.runtime import ready_engine
+from flows.runtime import ready_engine, redacted_errors
 from storage.events import load_sequences, pick_source
 from storage.registry import RECOMMENDER, Promotion, VersionInfo
 
@@ -117,7 +117,8 @@ def _baselines(split: LeaveOneOutSplit) -> dict[str, dict[str, float]]:
     return found
 
 
-@flow(name="train-recommender")
+@flow(name="train-recommender", persist_result=False)
+@redacted_errors
 def train_recommender_flow(settings: Settings | None = None, source: str | None = None,
                            max_minutes: float = 10.0, seed: int = 0,
                            weights: dict[str, float] | None = None) -> RecommenderTraining:

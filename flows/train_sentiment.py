@@ -21,7 +21,7 @@ from domain.errors import InvalidInputError, NotReadyError
 from domain.records import SentimentProfile
 from domain.settings import Settings
 from flows.promotion import Candidate, register_and_promote
-from flows.runtime import ready_engine
+from flows.runtime import ready_engine, redacted_errors
 from storage.registry import SENTIMENT, Promotion, VersionInfo
 from storage.scores import labelled_documents
 
@@ -101,7 +101,8 @@ def _eval_set(documents: pl.DataFrame, test_rows: list[int]) -> str:
     return f"labels-80-20-seed0:{len(keys)}:{digest}"
 
 
-@flow(name="train-sentiment")
+@flow(name="train-sentiment", persist_result=False)
+@redacted_errors
 def train_sentiment_flow(settings: Settings | None = None, profile: str = "fast",
                          seed: int = 0, max_minutes: float | None = None) -> SentimentTraining:
     """Train a sentiment model on the store's labels; it goes live only if it beats the active

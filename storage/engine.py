@@ -10,7 +10,12 @@ from sqlalchemy.engine import make_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; a SQLite file is created with its folder, in WAL mode."""
+    """An engine for ``url``; a SQLite file is created with its folder, in WAL mode.
+
+    Its errors never quote the values of the statement they refused (``hide_parameters``):
+    those can be customer data, and an error's text reaches logs and Prefect's state.
+    """
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and \

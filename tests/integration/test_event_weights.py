@@ -49,7 +49,8 @@ def test_recommender_trains_on_weighted_kinds_and_records_the_weights(
     assert version is not None and version.params["weights"] == weights
     extra = load_checkpoint(version.artifact_path, sha256=version.sha256).extra
     assert extra["weights"] == weights
-    seqs = load_sequences(engine=engine, source="canonical", weights=version_weights(version.params))
+    seqs = load_sequences(engine=engine, source="canonical",
+                          weights=version_weights(version.params))
     assert not any(item.startswith("c") for item in seqs.item_ids)  # clicks are left out
     assert outcome.metrics["items"] == float(seqs.n_items) == 30.0
     assert seqs.weights is not None

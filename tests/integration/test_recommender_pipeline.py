@@ -32,7 +32,8 @@ def test_train_publish_batch_and_cold_start(engine: Engine, tmp_path: Path) -> N
                             model_version_id=version.id)
     index = load_index(path, model_version_id=version.id)
     model, item_ids = load_recommender(version.artifact_path, sha256=version.sha256)
-    seqs = load_sequences(engine=engine, source="canonical", weights=version_weights(version.params))
+    seqs = load_sequences(engine=engine, source="canonical",
+                          weights=version_weights(version.params))
     frame = recommend_batch(model=model, index=index, seqs=seqs, item_ids=item_ids, start=0,
                             end=5, k=10, rules=RankingRules(exclude=frozenset({"i0"})))
     assert frame["user_id"].n_unique() == 5

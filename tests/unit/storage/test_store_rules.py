@@ -219,3 +219,17 @@ def test_the_rules_know_the_columns_the_schema_declares() -> None:
         assert bounded <= set(limits) | {"entities"}, (stream, bounded - set(limits))
         for column in REQUIRED[stream]:
             assert not table.c[column].nullable, (stream, column)
+
+
+def test_a_database_error_never_repeats_the_row_it_refused(engine: Engine) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.schema import ApiKey
+
+    row = {"name": "ann.lee@example.com", "key_hash": "h", "prefix": "sr_x", "created_at": NOW}
+    with engine.begin() as connection:
+        connection.execute(insert(ApiKey), row)
+    with pytest.raises(IntegrityError) as refused, engine.begin() as connection:
+        connection.execute(insert(ApiKey), row)
+    assert "ann.lee@example.com" not in str(refused.value)
