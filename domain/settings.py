@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.sequences import DEFAULT_EVENT_WEIGHTS, check_event_weights
@@ -22,8 +22,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".sentrec"), description="Folder for the SQLite file, "
                        "models, indexes, reports and run artifacts.")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a "
-                                     "SQLite file under home.")
+    # A secret: it may hold a password, so dumps, reprs and Prefect's records show stars.
+    database_url: SecretStr | None = Field(default=None, description="SQLAlchemy URL; default "
+                                           "is a SQLite file under home.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     entity_aliases: Path | None = Field(default=None, description="CSV (alias,entity) of company "
                                         "names to tag news with; the built-in table otherwise.")
@@ -79,6 +80,6 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         """The configured URL, or the default SQLite file under ``home``."""
-        if self.database_url:
-            return self.database_url
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.home / 'sentrec.db').resolve()}"

@@ -107,14 +107,17 @@ def daily(settings: Settings | None = None, retrain: bool | None = None) -> Dail
 
 
 def deployments(settings: Settings) -> list[Any]:
-    """The scheduled deployments ``sentrec deploy`` serves."""
+    """The scheduled deployments ``sentrec deploy`` serves.
+
+    They carry no parameters: each run reads its settings (and the database password) from the
+    environment of the process that serves it, so nothing secret is stored with a deployment,
+    and a changed setting applies from the next run after the server is restarted.
+    """
     items = [daily.to_deployment(name="daily", cron=settings.daily_cron,
-                                 parameters={"settings": settings.model_dump(mode="json")},
                                  description="ingest, score, monitor, retrain when due, "
                                  "publish")]
     if settings.monitor_cron:
         items.append(monitor_sentiment.to_deployment(
             name="monitor", cron=settings.monitor_cron,
-            parameters={"settings": settings.model_dump(mode="json")},
             description="surge detection on documents scored since the last run"))
     return items

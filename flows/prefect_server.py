@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from domain.errors import NotReadyError
 from flows.runtime import OWNER_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -86,3 +87,16 @@ def last_flow_runs(names: tuple[str, ...] = FLOW_NAMES) -> dict[str, FlowRunInfo
                 found[name] = FlowRunInfo(name, (state.name if state else None) or "unknown",
                                           run.start_time, state.message if state else None)
     return found
+
+
+def require_server(api_url: str) -> None:
+    """Refuse unless a Prefect server answers at ``api_url`` (its health route)."""
+    import httpx
+
+    try:
+        healthy = httpx.get(f"{api_url.rstrip('/')}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        healthy = False
+    if not healthy:
+        raise NotReadyError(f"no Prefect server answers at PREFECT_API_URL {api_url}; start it "
+                            "with `prefect server start`")

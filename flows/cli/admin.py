@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from domain.errors import NotFoundError
+from domain.errors import NotFoundError, NotReadyError
 from domain.settings import Settings
 from flows.cli.output import console
 
@@ -54,11 +54,23 @@ def apikey_revoke(name: str) -> None:
 def deploy(dry_run: Annotated[bool, typer.Option(
         help="List the schedules without serving them.")] = False) -> None:
     """Serve the daily and monitoring flows on their cron schedules (Prefect serve)."""
+    import os
+
     from prefect import serve as prefect_serve
 
     from flows.daily import deployments
+    from flows.prefect_server import require_server
+    from flows.runtime import ready_engine
 
-    items = deployments(Settings())
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        raise NotReadyError("deploy needs a Prefect server that stays up: start one with "
+                            "`prefect server start` and set PREFECT_API_URL (e.g. "
+                            "http://127.0.0.1:4200/api)")
+    settings = Settings()
+    ready_engine(settings)  # the runs will need the store: refuse now, not at 05:00
+    require_server(api)
+    items = deployments(settings)
     table = Table(title="scheduled flows")
     for column in ("deployment", "flow", "cron (UTC)"):
         table.add_column(column)
