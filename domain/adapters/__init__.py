@@ -15,6 +15,7 @@ from domain.adapters.messages import parse_messages
 from domain.adapters.news import FORMATS as NEWS_FORMATS
 from domain.adapters.news import parse_news
 from domain.entities import load_aliases
+from domain.phones import DEFAULT_PHONE_REGIONS
 from domain.records import Parsed, Stream
 
 FORMATS: dict[Stream, tuple[str, ...]] = {
@@ -26,10 +27,13 @@ FORMATS: dict[Stream, tuple[str, ...]] = {
 
 
 def parse_file(stream: Stream, path: Path, *, fmt: str | None = None, source: str | None = None,
-               encoding: str | None = None, aliases: Path | None = None) -> Parsed:
-    """Run the adapter of ``stream`` on ``path``; ``aliases`` (a CSV) tags news entities."""
+               encoding: str | None = None, aliases: Path | None = None,
+               phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> Parsed:
+    """Run the adapter of ``stream`` on ``path``; ``aliases`` (a CSV) tags news entities and
+    ``phone_regions`` are the national phone formats that message redaction recognises."""
     if stream is Stream.MESSAGES:
-        return parse_messages(path, fmt=fmt, source=source, encoding=encoding or "utf-8")
+        return parse_messages(path, fmt=fmt, source=source, encoding=encoding or "utf-8",
+                              phone_regions=phone_regions)
     if stream is Stream.NEWS:
         return parse_news(path, fmt=fmt, source=source, encoding=encoding,
                           aliases=load_aliases(aliases))
