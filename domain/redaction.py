@@ -40,8 +40,7 @@ _EMAIL = re.compile(EMAIL_PATTERN)
 # A run of digits joined by single separators (space, dot, dash, slash) or parentheses,
 # optionally led by "+". It may not start inside a Latin word or number ("UA1234",
 # "/status/5703...") but may follow Japanese or Chinese script, which has no spaces ("電話03-...").
-# Possessive, so a run is always taken whole and then judged in windows of its space-separated
-# parts.
+# Possessive, so a run is always taken whole and then judged in windows of its parts.
 _RUN = r"(?<![A-Za-z0-9_+.\-/])(?:\+ ?)?\(?[0-9](?:[0-9]|[ .\-/]\(?[0-9]|\)[ .\-]?[0-9]|\([0-9])*+"
 # URLs are matched first and kept, so ids inside links are never mistaken for cards or phones.
 _URL = r"(?:https?://|www\.)\S+"
@@ -80,12 +79,14 @@ _CURRENCIES = frozenset({"$", "€", "£", "¥", "₹", "usd", "eur", "gbp", "jp
                          "rs"})
 # Words, and single characters that break a phrase; separators ("#", ":", "-") are skipped.
 _CONTEXT_TOKEN = re.compile(r"[A-Za-z]+|[^\sA-Za-z.:#=\-]")
-_CONTEXT_CHARS = 48
+_CONTEXT_CHARS = 48  # how far back the context words are read
 _NON_DIGITS = re.compile(r"[^0-9]")
-_PART_SEPARATOR = re.compile(r"[ /]")  # how far back the reference and currency checks look
+_PART_SEPARATOR = re.compile(r"[ /]")  # where a run splits into the parts windows are made of
 
-# Pseudonyms must be the same in every batch and on every machine so that ids stay joinable;
-# the key separates them from plain sha256 digests of the same text.
+# Pseudonyms must be the same in every batch and on every machine so that ids stay joinable,
+# hence a fixed key. It keeps them apart from plain sha256 digests of the same text but is no
+# secret: a guessed value can be checked against a pseudonym, so pseudonymised ids are still
+# personal data.
 _PSEUDONYM_KEY = b"sentrec pseudonymous id v1"
 
 Span = tuple[int, int, str]  # start, end, placeholder
