@@ -62,6 +62,20 @@ def support_records(data_dir: Path) -> pl.DataFrame:
     return parsed.records.filter(pl.col("author_role") == "customer")
 
 
+def raw_tweet_texts(data_dir: Path) -> list[str]:
+    """The unredacted texts of the airline and the support tweets (29,736), in file order.
+
+    Read straight from the files, not through the adapters (which redact): what a redactor
+    sees on its way into the store.
+    """
+    texts: list[str] = []
+    for folder, name in (("twitter_airline_sentiment", "Tweets.csv"),
+                         ("customer_support_twitter", "support_requests.csv")):
+        column = pl.read_csv(data_dir / folder / name, infer_schema=False)["text"]
+        texts += column.drop_nulls().to_list()
+    return texts
+
+
 def load_support_tweets(data_dir: Path) -> list[str]:
     """The texts of ``support_records``, unlabelled."""
     return support_records(data_dir)["text"].to_list()

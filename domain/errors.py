@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from domain.redaction import redact
-
 
 class UserError(Exception):
     """Something the person running sentrec can fix: a file, an option, a setting, an order of
@@ -22,7 +20,7 @@ class UserError(Exception):
     """
 
     def __init__(self, *args: object) -> None:
-        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+        super().__init__(*(_redacted(a) if isinstance(a, str) else a for a in args))
 
 
 class MalformedFileError(UserError, ValueError):
@@ -33,7 +31,7 @@ class MalformedFileError(UserError, ValueError):
         self.path = Path(path)
         self.line = line
         self.field = field
-        self.problem = redact(problem)
+        self.problem = _redacted(problem)
         self.hint = hint
         where = str(self.path)
         if line is not None:
@@ -71,3 +69,9 @@ class NotReadyError(UserError, RuntimeError):
 
 class StoreNotReadyError(NotReadyError):
     """The configured database is not at the schema this sentrec needs."""
+
+
+def _redacted(text: str) -> str:
+    from domain.redaction import redact  # imported here: the redaction modules raise these
+
+    return redact(text)

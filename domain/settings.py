@@ -5,13 +5,15 @@ Reading settings has no side effects: nothing is created on disk until a command
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.phones import DEFAULT_PHONE_REGIONS, check_phone_regions
 from domain.sequences import DEFAULT_EVENT_WEIGHTS, check_event_weights
 
 
@@ -70,6 +72,27 @@ class Settings(BaseSettings):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+    # NoDecode: the environment's text reaches the validator as is, so a comma list works too.
+    phone_regions: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_PHONE_REGIONS, description="ISO country codes whose national phone "
+        "formats redaction recognises, as a comma list (US,GB,DE) or a JSON list; numbers in "
+        "international form (+44 ...) are recognised whatever the list.")
+
+    @field_validator("phone_regions", mode="before")
+    @classmethod
+    def _known_regions(cls, value: Any) -> tuple[str, ...]:
+        """Read a comma list or a JSON list; refuse a code libphonenumber does not know."""
+        wanted = "give ISO country codes as a comma list (US,GB) or a JSON list ([\"US\"])"
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else text.split(",")
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{text!r} is not a JSON list; {wanted}") from exc
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(wanted)
+        return check_phone_regions(code for code in value if code.strip())
 
     @field_validator("event_weights")
     @classmethod

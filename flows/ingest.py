@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from domain.adapters import StoreRules, parse_file
+from domain.phones import DEFAULT_PHONE_REGIONS
 from domain.readers import file_sha256
 from domain.records import Stream
 from domain.settings import Settings
@@ -29,6 +30,7 @@ def ingest_file(*, engine: Engine, stream: Stream, path: Path, fmt: str | None =
                 source: str | None = None, encoding: str | None = None,
                 aliases: Path | None = None, rules: StoreRules | None = None,
                 chunk_rows: int = 200_000,
+                phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS,
                 on_stage: Callable[[str], None] | None = None) -> BatchSummary:
     """Ingest one file as a batch; the same file again is a no-op that returns its batch."""
     stage = on_stage or (lambda _: None)
@@ -36,7 +38,7 @@ def ingest_file(*, engine: Engine, stream: Stream, path: Path, fmt: str | None =
     sha256 = file_sha256(path)
     stage("parse")
     parsed = parse_file(stream, path, fmt=fmt, source=source, encoding=encoding,
-                        aliases=aliases, rules=rules)
+                        aliases=aliases, rules=rules, phone_regions=phone_regions)
     existing = find_batch(engine=engine, stream=stream, source=parsed.source,
                           file_sha256=sha256)
     if existing is not None:
@@ -88,7 +90,8 @@ def ingest_one(stream: str, path: str, fmt: str | None, source: str | None,
                        future=timedelta(days=settings.future_days))
     summary = ingest_file(engine=ready_engine(settings), stream=Stream(stream), path=Path(path),
                           fmt=fmt, source=source, encoding=encoding, rules=rules,
-                          aliases=settings.entity_aliases, chunk_rows=settings.ingest_chunk_rows)
+                          aliases=settings.entity_aliases, chunk_rows=settings.ingest_chunk_rows,
+                          phone_regions=settings.phone_regions)
     create_markdown_artifact(markdown=batch_markdown(summary),
                              key=f"ingest-{stream}-batch-{summary.batch_id}",
                              description=f"{stream} batch {summary.batch_id}")

@@ -94,11 +94,12 @@ def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     # only ever sees redacted text.
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "redacts", False):
-        logging.setLogRecordFactory(_redacting_factory(factory))
+        logging.setLogRecordFactory(_redacting_factory(factory, settings.phone_regions))
 
 
-def _redacting_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
-    redactor = RedactingFilter()
+def _redacting_factory(make: Callable[..., logging.LogRecord],
+                       phone_regions: tuple[str, ...]) -> Callable[..., logging.LogRecord]:
+    redactor = RedactingFilter(phone_regions)
 
     def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make(*args, **kwargs)

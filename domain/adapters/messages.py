@@ -1,13 +1,16 @@
 """Customer-service messages: airline tweets, TWCS support tweets and the canonical format.
 
-Text is redacted here, before records or rejects leave the adapter, so customer emails, phones,
-cards and IBANs never reach the store or a log. Rows whose key repeats stay in the records: the
-store counts them as duplicates. Labels keep the first row of a repeated id.
+PII is taken out here, before records or rejects leave the adapter, so customer emails, phones,
+cards and IBANs never reach the store or a log: in the text, entity and channel it becomes a
+placeholder; a message or conversation id that holds one becomes a pseudonym, so that ids stay
+distinct and a conversation's rows still share one id. Rows whose key repeats stay in the
+records: the store counts them as duplicates. Labels keep the first row of a repeated id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +29,7 @@ from domain.adapters.common import (
 )
 from domain.adapters.formats import MessageFormat
 from domain.errors import UnknownFormatError
+from domain.phones import DEFAULT_PHONE_REGIONS
 from domain.readers import LINE, TextTable, peek_columns, read_any, read_table
 from domain.records import (
     AUTHOR_ROLES,
@@ -36,7 +40,7 @@ from domain.records import (
     Parsed,
     Stream,
 )
-from domain.redaction import redact, redact_series
+from domain.redaction import pseudonymise_ids, redact, redact_series
 
 FORMATS = tuple(MessageFormat)
 # Columns that identify each format; a file is detected only when exactly one set fits.
@@ -48,8 +52,12 @@ _SIGNATURES = {
 }
 # ISO 8601 after normalising "T" to a space and "Z" to "+00:00"; %.f also accepts no fraction.
 def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = None,
-                   encoding: str | None = None) -> Parsed:
-    """Read one message file into redacted canonical records, rejects and labels."""
+                   encoding: str | None = None,
+                   phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> Parsed:
+    """Read one message file into redacted canonical records, rejects and labels.
+
+    ``phone_regions`` are the countries whose national phone formats redaction recognises.
+    """
     fmt = fmt or detect_message_format(path, encoding=encoding)
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown message format {fmt!r}; use one of "
@@ -60,12 +68,17 @@ def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = N
     # Never the file name: a renamed copy or a dated daily file is the same source.
     source = source or fmt
     frame = _PARSERS[fmt](table)
-    good, rejects = split_rejects(table, frame, redact=redact)
-    rejects = rejects.with_columns(redact_series(rejects["reason"]))
+    good, rejects = split_rejects(table, frame, redact=partial(redact, regions=phone_regions))
+    rejects = rejects.with_columns(redact_series(rejects["reason"], regions=phone_regions))
+    good = good.with_columns(
+        *(pseudonymise_ids(good[name], regions=phone_regions)
+          for name in ("message_id", "conversation_id")),
+        *(redact_series(good[name], regions=phone_regions)
+          for name in ("entity", "channel", "text")),
+    )
     records = good.select(
         pl.lit(source).alias("source"), "message_id", "conversation_id", "author_role",
-        "entity", "channel", pl.col("created_at").cast(UTC_TIME),
-        redact_series(good["text"]).alias("text"),
+        "entity", "channel", pl.col("created_at").cast(UTC_TIME), "text",
     )
     labels = good.filter(pl.col("_label").is_not_null()).select(
         pl.lit("message").alias("doc_kind"), pl.lit(source).alias("source"),

@@ -27,6 +27,12 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def assert_ids_kept(records: pl.DataFrame) -> None:
+    """Tweet ids hold no PII, so none is pseudonymised (a digit id is not taken for a phone)."""
+    for column in ("message_id", "conversation_id"):
+        assert not records[column].str.starts_with("pii:").any()
+
+
 def assert_no_email_or_card(texts: pl.Series) -> None:
     """No email, and no whole digit run ("404-7091504-9405917" is one) that is a card."""
     assert not texts.str.contains(EMAIL).any()
@@ -49,7 +55,11 @@ def test_real_airline_tweets() -> None:
         "JetBlue": 2_214, "Virgin America": 504, "Delta": 8}
     assert records["created_at"].min() == utc(2015, 2, 17, 7, 36, 5)
     assert records["text"].str.contains(r"\[EMAIL\]").sum() == 16
+    # Read one by one: each of the 27 is a phone number (customers' and the airlines' own);
+    # bag claims and booking references in the file are kept.
+    assert records["text"].str.count_matches(r"\[PHONE\]").sum() == 27
     assert_no_email_or_card(records["text"])
+    assert_ids_kept(records)
 
 
 def test_real_support_requests() -> None:
@@ -63,6 +73,7 @@ def test_real_support_requests() -> None:
     assert records["text"].str.contains("\r", literal=True).sum() == 8
     assert records["conversation_id"].n_unique() == 10_037
     assert_no_email_or_card(records["text"])
+    assert_ids_kept(records)
 
 
 @pytest.mark.parametrize(("company", "direction", "rows"), [

@@ -99,3 +99,34 @@ def test_rejects_of_a_batch_that_does_not_exist_says_so(settings: Settings) -> N
     result = CliRunner().invoke(app, ["rejects", "99"])
     assert result.exit_code == 2
     assert result.output.strip() == "error: no batch 99; list the batches with `sentrec batches`"
+
+
+def test_ingest_messages_flow_redacts_national_phones_of_the_configured_regions(
+        prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.ingest import ingest_messages
+    from storage.schema import Message
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SENTREC_PHONE_REGIONS", "US")
+    path = tmp_path / "chats.csv"
+    path.write_text("message_id,text,created_at\n"
+                    "m1,Tel. 030 12345678 or +49 30 12345678,2024-05-01T10:00:00Z\n",
+                    encoding="utf-8")
+    settings = Settings()
+    ingest_messages(paths=[str(path)], settings=settings)
+    with ready_engine(settings).connect() as connection:
+        assert connection.execute(select(Message.text)).scalar_one() == \
+            "Tel. 030 12345678 or [PHONE]"
+
+
+def test_cli_refuses_an_unknown_phone_region(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.cli import app
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SENTREC_PHONE_REGIONS", "US,UK")
+    result = CliRunner().invoke(app, ["ingest", "messages", str(tmp_path / "none.csv")])
+    assert result.exit_code == 2, result.output
+    assert "setting SENTREC_PHONE_REGIONS: Value error, phone region 'UK': not an ISO 3166" \
+        in " ".join(result.output.split())

@@ -11,7 +11,13 @@ from flows.ingest import ingest_file
 from storage.schema import Message, Reject
 
 PLANTED = ["jane.doe@example.com", "+44 20 7946 0958", "(415) 555-2671",
-           "4111 1111 1111 1111", "5500-0000-0000-0004", "GB82 WEST 1234 5698 7654 32"]
+           "4111 1111 1111 1111", "5500-0000-0000-0004", "GB82 WEST 1234 5698 7654 32",
+           # National formats, other separators and Unicode forms
+           "020 7946 0958", "07700 900123", "030 12345678", "01 23 45 67 89", "03-1234-5678",
+           "0412 345 678", "4111.1111.1111.1111", "4111/1111/1111/1111",
+           "DE89-3704-0044-0532-0130-00", "212\u00a0555\u00a00187", "555\u202f234\u202f5678",
+           "\uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 "
+           "\uff11\uff11\uff11\uff11"]
 
 
 def test_no_planted_value_survives_into_messages_or_rejects(engine: Engine,
@@ -39,3 +45,22 @@ def test_no_planted_value_survives_into_messages_or_rejects(engine: Engine,
     assert {"[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]"} <= {
         token for text in texts for token in ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]")
         if token in text}
+
+
+def test_ids_holding_pii_are_stored_as_joinable_pseudonyms(engine: Engine,
+                                                           tmp_path: Path) -> None:
+    header = "message_id,conversation_id,created_at,entity,channel,text\n"
+    for day, name in ((1, "monday.csv"), (2, "tuesday.csv")):
+        (tmp_path / name).write_text(
+            header + f"jane.doe@example.com/{day},whatsapp:+442079460958,"
+            f"2024-05-0{day}T10:00:00Z,jane.doe@example.com,sms +44 20 7946 0958,hello\n",
+            encoding="utf-8")
+        ingest_file(engine=engine, stream=Stream.MESSAGES, path=tmp_path / name)
+    with engine.connect() as connection:
+        rows = connection.execute(select(Message.message_id, Message.conversation_id,
+                                         Message.entity, Message.channel)
+                                  .order_by(Message.created_at)).all()
+    assert [tuple(row) for row in rows] == [
+        ("pii:1bb4ce2036f46b9d", "pii:50e04bc89cbeaec1", "[EMAIL]", "sms [PHONE]"),
+        ("pii:4c7495814f744141", "pii:50e04bc89cbeaec1", "[EMAIL]", "sms [PHONE]"),
+    ]

@@ -172,6 +172,37 @@ def test_canonical_csv(tmp_path: Path) -> None:
     ]
 
 
+PII_COLUMNS = (
+    "message_id,conversation_id,author_role,entity,channel,created_at,text,label\n"
+    "jane.doe@example.com/1,whatsapp:+442079460958,customer,jane.doe@example.com,"
+    "sms +44 20 7946 0958,2024-03-01T10:00:00Z,hi,negative\n"
+    "jane.doe@example.com/2,whatsapp:+442079460958,agent,Acme,web,2024-03-01T10:05:00Z,ok,\n"
+    "4111111111111111-chat,DE89370400440532013000,customer,Acme,web,2024-03-01T11:00:00Z,"
+    "help,positive\n"
+    "m5,c5,customer,Acme,web,2024-03-01T12:00:00Z,thanks,\n"
+    "jane.doe@example.com/6,whatsapp:+442079460958,customer,Acme,web,not a time,x,\n"
+)
+
+
+def test_pii_in_ids_entity_and_channel_is_pseudonymised_or_replaced(tmp_path: Path) -> None:
+    parsed = parse_messages(write(tmp_path / "chats.csv", PII_COLUMNS))
+    thread = "pii:50e04bc89cbeaec1"  # whatsapp:+442079460958, on both of its rows
+    assert parsed.records.select("message_id", "conversation_id", "entity", "channel").rows() == [
+        ("pii:1bb4ce2036f46b9d", thread, "[EMAIL]", "sms [PHONE]"),
+        ("pii:4c7495814f744141", thread, "Acme", "web"),
+        ("pii:5b3a9ab4f6440380", "pii:1d3a804c7c7248d7", "Acme", "web"),
+        ("m5", "c5", "Acme", "web"),
+    ]
+    assert parsed.labels.select("doc_id", "label").rows() == [
+        ("pii:1bb4ce2036f46b9d", "negative"), ("pii:5b3a9ab4f6440380", "positive")]
+    assert parsed.rejects.select("line", "raw").rows() == [
+        (6, "[EMAIL]/6,whatsapp:[PHONE],customer,Acme,web,not a time,x,")]
+    stored = str(parsed.records.rows()) + str(parsed.labels.rows()) + str(parsed.rejects.rows())
+    for value in ("jane.doe", "2079460958", "20 7946 0958", "4111111111111111",
+                  "DE89370400440532013000"):
+        assert value not in stored
+
+
 def test_canonical_jsonl_and_parquet_match_csv(tmp_path: Path) -> None:
     rows = [{"message_id": 7, "text": "call +44 20 7946 0958", "created_at": "2024-03-01",
              "author_role": "agent", "entity": "Acme"},
