@@ -38,12 +38,8 @@ import polars as pl
 
 from bench import common
 from bench.datasets import airline_records, support_records
-from domain.detection import (
-    DETECTORS,
-    DetectorConfig,
-    find_episodes,
-    score_series,
-)
+from domain.detection import DETECTORS, DetectorConfig, score_series
+from domain.episodes import find_episodes
 from domain.windows import MonitorConfig, aggregate_windows, mark_documents
 
 SIZES = {"share_x1.5": 1.5, "share_x2": 2.0, "share_x3": 3.0, "neg_volume_x2": None}

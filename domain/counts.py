@@ -10,9 +10,9 @@ with the same weekday (Meltwater compares an hour with the previous 12, a day wi
 * the **level** is the mean count per window over the last ``level_days``, with the hour and
   weekday factors divided out (so a level measured over a weekend is not a low level);
 * each **factor** is the window slot's mean over the history divided by the overall mean,
-  shrunk towards 1 in log space with weight n / (n + ``prior_days``) for a slot seen on n days
-  (``prior_weeks`` for weekdays), so that a slot seen a few times cannot swing the expectation
-  while a well-seen quiet hour keeps its low factor; weekday factors wait for
+  with ``prior_documents`` documents at the overall rate added to the slot (a Gamma prior
+  centred on 1): a slot that saw few documents cannot swing the expectation, while a quiet
+  hour seen every day for weeks keeps its low factor; weekday factors wait for
   ``weekday_min_weeks`` weeks;
 * a past window counts at most ``cap_ratio`` times its own expectation (plus ``cap_excess``)
   in later baselines, so an earlier burst does not lift the baseline that judges the next one.
@@ -45,8 +45,7 @@ class CountConfig:
     history_days: float = 28.0  # the baseline's span: four of each weekday
     level_days: float = 7.0  # the level is the last week's deseasonalised mean
     min_history_days: float = 2.0  # no judgement before two days of history
-    prior_days: float = 1.0  # hour-of-day factors shrink to 1 as if a day at 1 was seen
-    prior_weeks: float = 0.5  # weekday factors likewise, with half a week
+    prior_documents: float = 10.0  # pseudo-documents at the overall rate added to every slot
     weekday_min_weeks: float = 2.0  # weekday factors only once two weeks are seen
     cap_ratio: float = 3.0  # a past window counts at most 3x its expectation (+ cap_excess)
     cap_excess: float = 5.0
@@ -137,12 +136,11 @@ def _expected(y: FloatArray, slots: NDArray[np.int64], hours: NDArray[np.int64],
     overall = sums.sum(axis=(1, 2)) / np.maximum(total_seen, 1.0)  # (n,) per window
     hour_factor = np.ones((n, 24))
     if per_day > 1:
-        hour_factor = _shrunk(sums.sum(axis=1), seen.sum(axis=1) / 1.0, overall[:, None],
-                              config.prior_days)
+        hour_factor = _shrunk(sums.sum(axis=1), seen.sum(axis=1), overall[:, None],
+                              config.prior_documents)
     deseasoned = (sums / hour_factor[:, None, :]).sum(axis=2)  # (n, 7)
-    day_seen = seen.sum(axis=2) / per_day  # days of each weekday seen
-    day_factor = _shrunk(deseasoned, day_seen * per_day, overall[:, None], config.prior_weeks,
-                         weight_seen=day_seen)
+    day_factor = _shrunk(deseasoned, seen.sum(axis=2), overall[:, None],
+                         config.prior_documents)
     weekly = total_seen / (7 * per_day) >= config.weekday_min_weeks
     day_factor[~weekly] = 1.0
     season = hour_factor[:, None, :] * day_factor[:, :, None]  # (n, 7, 24)
@@ -153,15 +151,12 @@ def _expected(y: FloatArray, slots: NDArray[np.int64], hours: NDArray[np.int64],
     return np.asarray(np.maximum(mu, config.min_expected), dtype=np.float64)
 
 
-def _shrunk(sums: FloatArray, seen: FloatArray, overall: FloatArray, prior: float,
-            weight_seen: FloatArray | None = None) -> FloatArray:
-    """Slot means over the overall mean, shrunk towards 1 in log space by seen / (seen +
-    prior) (``weight_seen`` when the weight counts days rather than windows); half a document
-    is added to every slot so an empty one is rare, not impossible."""
-    raw = (sums + 0.5) / (seen * overall + 0.5)
-    counted = seen if weight_seen is None else weight_seen
-    weight = counted / (counted + prior)
-    return np.asarray(np.exp(weight * np.log(raw)), dtype=np.float64)
+def _shrunk(sums: FloatArray, seen: FloatArray, overall: FloatArray,
+            prior: float) -> FloatArray:
+    """Slot means over the overall mean with ``prior`` pseudo-documents at the overall rate
+    added to every slot: the posterior mean of a Gamma-Poisson rate with a prior at 1."""
+    expected = seen * overall
+    return np.asarray((sums + prior) / (expected + prior), dtype=np.float64)
 
 
 def _inverse_dispersion(y: FloatArray, mu: FloatArray, span: int,
@@ -189,3 +184,16 @@ def _upper_tail(y: FloatArray, mu: FloatArray, inverse: FloatArray) -> FloatArra
     tail = np.where(inverse < 1e-6, stats.poisson.sf(y - 1, mu),
                     stats.nbinom.sf(y - 1, k, k / (k + mu)))
     return np.asarray(np.where(y <= 0, 1.0, tail), dtype=np.float64)
+
+
+def firing_count(judgement: CountJudgement, config: CountConfig) -> FloatArray:
+    """Per judged window, the smallest count that would have fired (the top of the usual band
+    a chart draws); NaN where the window was not judged."""
+    judged = judgement.judged
+    mu = np.where(judged, judgement.expected, 1.0)
+    inverse = np.where(judged, judgement.inverse_dispersion, 0.0)
+    k = 1.0 / np.maximum(inverse, 1e-6)
+    tail = np.where(inverse < 1e-6, stats.poisson.isf(config.alpha, mu),
+                    stats.nbinom.isf(config.alpha, k, k / (k + mu))) + 1.0
+    needed = np.maximum.reduce([tail, config.min_ratio * mu, mu + config.min_excess])
+    return np.asarray(np.where(judged, needed, np.nan), dtype=np.float64)

@@ -1,40 +1,39 @@
-"""Surge detection over per-entity window series: four detectors, episodes, severity, evidence.
+"""Surge signals over per-entity window series: each window judged against the ones before it.
 
-Every detector reads one series (``domain.windows.SERIES_SCHEMA``, one entity or entity x
-topic) and judges each window against the windows before it, never the window itself:
+Every series (``domain.windows.SERIES_SCHEMA``, one entity or entity x topic) is judged on
+three signals, each against the windows before it, never the window itself:
 
-* ``default``: robust z = (share - median of the previous ``baseline_windows`` judged
-  windows) / spread, the spread being the binomial spread at this window's volume times the
-  overdispersion that the MAD of those windows shows (see ``_robust``); it fires at
-  ``z_threshold``, OR when a one-sided CUSUM of that z passes ``cusum_h`` (slow drifts).
-* ``zscore``: the plain z against their mean and standard deviation.
-* ``ewma``: an EWMA control chart (Roberts 1959) with limits from the trailing mean and std.
-* ``cusum``: the robust CUSUM of ``default`` alone (Page 1954).
+* **negative volume** and **volume**: the window's (negative) documents against the usual for
+  that hour and weekday, with a negative-binomial spread (``domain.counts``); the default
+  detector only, since the others exist to compare with on the share;
+* **negative share**, by the detector named:
 
-Only windows with at least ``min_volume`` novel documents are judged or enter a baseline, so a
-sparse entity pages nobody; a window needs ``min_baseline_windows`` judged windows before it.
+  * ``default``: robust z = (share - median of the previous ``baseline_windows`` judged
+    windows) / spread, the spread being the binomial spread at this window's volume times the
+    overdispersion that the MAD of those windows shows (see ``_robust``); it fires at
+    ``z_threshold``, OR when a one-sided CUSUM of that z passes ``cusum_h`` (slow drifts);
+  * ``zscore``: the plain z against their mean and standard deviation;
+  * ``ewma``: an EWMA control chart (Roberts 1959) with limits from the trailing mean and std;
+  * ``cusum``: the robust CUSUM of ``default`` alone (Page 1954).
 
-Severity (0-100) = 100 * min(1, r / 2) * min(1, sqrt(volume / (4 * min_volume))), where r is
-the firing statistic over its threshold (r = 1 at the threshold): an alert just over the line
-on the minimum volume scores 25, one twice over the line on four times the volume scores 100.
+Only windows with at least ``min_volume`` novel documents are judged on the share or enter
+its baseline, and the count signals need an effect of ``min_ratio`` and ``min_excess``, so a
+sparse entity pages nobody. ``domain.episodes`` turns fired windows into alerts.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from domain.windows import MonitorConfig, aggregate_windows, mark_documents
+from domain.counts import CountConfig, firing_count, judge_counts
 
 FloatArray = NDArray[np.float64]
 # Scales a MAD to the standard deviation of a normal distribution (Rousseeuw & Croux 1993).
@@ -58,6 +57,8 @@ class DetectorConfig:
     ewma_lambda: float = 0.3  # EWMA weight of the newest window (Lucas & Saccucci 1990)
     ewma_l: float = 3.0  # EWMA control-limit width in sigmas of the EWMA statistic
     cooldown_windows: int = 3  # quiet windows that end an episode
+    # The volume signals' seasonal count model and firing rule (domain.counts).
+    counts: CountConfig = field(default_factory=CountConfig)
 
     def __post_init__(self) -> None:
         if self.min_volume < 1 or not 2 <= self.min_baseline_windows <= self.baseline_windows:
@@ -77,28 +78,6 @@ class WindowScores:
 
 
 Detector = Callable[[FloatArray, FloatArray, DetectorConfig], WindowScores]
-
-
-@dataclass
-class AlertRecord:
-    """One episode of one detector for one entity (and topic), as the ``alerts`` table holds it."""
-
-    dedup_key: str
-    entity: str
-    topic: str | None
-    window: str
-    window_start: datetime
-    window_end: datetime
-    observed: float
-    baseline: float
-    z: float
-    severity: int
-    volume: int
-    detector: str
-    model_version_id: int | None = None
-    metric: str = METRIC
-    status: str = "open"
-    evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _binomial_floor(p: float, n: float) -> float:
@@ -214,124 +193,81 @@ DETECTORS: dict[str, Detector] = {
 }
 
 
-def score_series(series: pl.DataFrame, *, detector: str = "default",
-                 config: DetectorConfig | None = None) -> pl.DataFrame:
-    """Add baseline, spread, band_low/high, z, ratio, judged and fired to every series row.
+class Signal(StrEnum):
+    """What an episode can rest on, in the order its reason names them."""
 
-    The band is baseline +- z_threshold * spread: the range a window can reach unflagged.
+    NEGATIVE_VOLUME = "negative volume"  # more negative documents than usual for the time
+    VOLUME = "volume"  # more documents than usual for the time (buzz)
+    NEGATIVE_SHARE = "negative share"  # a larger share of the documents negative
+
+
+def window_of(series: pl.DataFrame) -> str:
+    """The window length of a series: "hour" or "day", from its first window."""
+    if series.is_empty():
+        return "hour"
+    length = series["window_end"][0] - series["window_start"][0]
+    return "day" if length >= timedelta(days=1) else "hour"
+
+
+def score_series(series: pl.DataFrame, *, detector: str = DetectorName.DEFAULT,
+                 config: DetectorConfig | None = None, window: str | None = None
+                 ) -> pl.DataFrame:
+    """Judge every window of every (entity, topic) series on each signal.
+
+    Added columns: for the share, ``baseline``, ``spread``, ``band_low``/``band_high``
+    (baseline +- z_threshold x spread), ``z``, ``ratio`` (statistic over threshold) and
+    ``share_fired``; for the counts (the default detector only), ``expected_volume``,
+    ``volume_p``, ``volume_fired``, ``expected_negatives``, ``negatives_p``,
+    ``negatives_band`` (the count that would fire) and ``negatives_fired``; ``judged`` and
+    ``fired`` (any signal), and ``strength`` (the strongest signal over its threshold).
     """
     if detector not in DETECTORS:
         raise ValueError(f"unknown detector {detector!r}; use one of {', '.join(DETECTORS)}")
     config = config or DetectorConfig()
+    window = window or window_of(series)
+    counted = detector == DetectorName.DEFAULT
     parts = []
     for _, group in series.sort("window_start").group_by(["entity", "topic"],
                                                          maintain_order=True):
         share = group["negative_share"].fill_null(0.0).to_numpy().astype(np.float64)
         volume = group["volume"].to_numpy().astype(np.float64)
         scores = DETECTORS[detector](share, volume, config)
-        parts.append(group.with_columns(
-            pl.Series("baseline", scores.baseline), pl.Series("spread", scores.spread),
-            pl.Series("z", scores.z), pl.Series("ratio", scores.ratio),
-            pl.Series("judged", scores.judged),
-            pl.Series("fired", scores.judged & (scores.ratio >= 1.0)),
-        ))
+        share_fired = scores.judged & (scores.ratio >= 1.0)
+        columns = [pl.Series("baseline", scores.baseline), pl.Series("spread", scores.spread),
+                   pl.Series("z", scores.z), pl.Series("ratio", scores.ratio),
+                   pl.Series("share_fired", share_fired)]
+        fired, judged, strength = share_fired, scores.judged, np.where(scores.judged,
+                                                                       scores.ratio, 0.0)
+        if counted:
+            starts = group["window_start"].dt.replace_time_zone(None).to_numpy()
+            negatives = group["negatives"].to_numpy().astype(np.float64)
+            mentions = judge_counts(volume, starts, window, config.counts)
+            negative = judge_counts(negatives, starts, window, config.counts)
+            columns += [
+                pl.Series("expected_volume", mentions.expected),
+                pl.Series("volume_p", mentions.p_value),
+                pl.Series("volume_fired", mentions.fired),
+                pl.Series("expected_negatives", negative.expected),
+                pl.Series("negatives_p", negative.p_value),
+                pl.Series("negatives_band", firing_count(negative, config.counts)),
+                pl.Series("negatives_fired", negative.fired)]
+            fired = fired | mentions.fired | negative.fired
+            judged = judged | mentions.judged
+            for counts in (mentions, negative):
+                strength = np.maximum(strength, np.where(
+                    counts.fired, np.log(counts.p_value) / np.log(config.counts.alpha), 0.0))
+        parts.append(group.with_columns(*columns, pl.Series("judged", judged),
+                                        pl.Series("fired", fired),
+                                        pl.Series("strength", strength)))
     if not parts:
-        return series.with_columns(*(pl.lit(None, pl.Float64).alias(c) for c in (
-            "baseline", "spread", "z", "ratio", "band_low", "band_high")),
-            pl.lit(False).alias("judged"), pl.lit(False).alias("fired"))
-    scored = pl.concat(parts).with_columns(pl.col("baseline", "spread", "z").fill_nan(None))
+        return series.with_columns(
+            *(pl.lit(None, pl.Float64).alias(c) for c in (
+                "baseline", "spread", "z", "ratio", "band_low", "band_high", "strength")),
+            *(pl.lit(False).alias(c) for c in ("judged", "fired", "share_fired")))
+    scored = pl.concat(parts, how="diagonal").with_columns(
+        pl.col("baseline", "spread", "z").fill_nan(None))
     return scored.with_columns(
         (pl.col("baseline") - config.z_threshold * pl.col("spread")).clip(0, 1).alias("band_low"),
         (pl.col("baseline") + config.z_threshold * pl.col("spread")).clip(0, 1)
         .alias("band_high"),
     )
-
-
-def severity(ratio: float, volume: int, config: DetectorConfig) -> int:
-    """0-100 from how far over its threshold a detector is and how many documents it saw."""
-    weight = min(1.0, math.sqrt(volume / (4 * config.min_volume)))
-    return round(100 * min(1.0, max(ratio, 0.0) / 2) * weight)
-
-
-def dedup_key(entity: str, topic: str | None, detector: str, start: datetime) -> str:
-    """entity|topic|detector|episode start; hashed past the column's 256 characters."""
-    key = f"{entity}|{topic or '*'}|{detector}|{start.isoformat()}"
-    return key if len(key) <= 256 else f"{key[:200]}#{hashlib.sha1(key.encode()).hexdigest()}"
-
-
-def find_episodes(scored: pl.DataFrame, *, detector: str, window: str,
-                  config: DetectorConfig | None = None,
-                  model_version_id: int | None = None) -> list[AlertRecord]:
-    """Group fired windows into episodes: a fired window within ``cooldown_windows`` of the
-    previous one extends its episode (window_end, peak observed/z/severity, summed volume)."""
-    config = config or DetectorConfig()
-    alerts: list[AlertRecord] = []
-    for (entity, topic), group in scored.sort("window_start").group_by(
-            ["entity", "topic"], maintain_order=True):
-        rows = group.with_row_index("i").filter(pl.col("fired")).to_dicts()
-        current: AlertRecord | None = None
-        last = -10**9
-        for row in rows:
-            grade = severity(row["ratio"], row["volume"], config)
-            if current is None or row["i"] - last > config.cooldown_windows:
-                current = AlertRecord(
-                    dedup_key=dedup_key(str(entity), topic, detector, row["window_start"]),
-                    entity=str(entity), topic=topic, window=window,
-                    window_start=row["window_start"], window_end=row["window_end"],
-                    observed=row["negative_share"], baseline=row["baseline"], z=row["z"],
-                    severity=grade, volume=row["volume"], detector=detector,
-                    model_version_id=model_version_id)
-                alerts.append(current)
-            else:
-                current.window_end = row["window_end"]
-                current.observed = max(current.observed, row["negative_share"])
-                current.z = max(current.z, row["z"])
-                current.severity = max(current.severity, grade)
-                current.volume += row["volume"]
-            last = row["i"]
-    return alerts
-
-
-def collect_evidence(marked: pl.DataFrame, alert: AlertRecord, *, top_n: int = 5
-                     ) -> list[dict[str, Any]]:
-    """The alert window's most negative, most novel documents with their highlighted tokens.
-
-    ``marked`` comes from ``mark_documents``; novel documents rank before copies, then by
-    p_negative, then earliest first.
-    """
-    docs = marked.filter(pl.col("entity") == alert.entity,
-                         pl.col("created_at") >= alert.window_start,
-                         pl.col("created_at") < alert.window_end)
-    if alert.topic is not None:
-        docs = docs.filter(pl.col("topic") == alert.topic)
-    top = docs.sort(["novel", "p_negative", "created_at"], descending=[True, True, False])
-    return [{
-        "doc_kind": row["doc_kind"], "doc_id": row["doc_id"],
-        "created_at": row["created_at"].isoformat(), "text": row["text"],
-        "p_negative": row["p_negative"], "score": row["score"], "novel": row["novel"],
-        "highlights": json.loads(row["highlights"] or "[]"),
-    } for row in top.head(top_n).iter_rows(named=True)]
-
-
-@dataclass(frozen=True)
-class Detection:
-    """What one monitoring pass found: the scored series (for charts) and the alerts."""
-
-    series: pl.DataFrame
-    alerts: list[AlertRecord]
-
-
-def detect_alerts(scored: pl.DataFrame, *, monitor: MonitorConfig | None = None,
-                  detector: str = "default", config: DetectorConfig | None = None,
-                  evidence_top_n: int = 5, model_version_id: int | None = None,
-                  start: datetime | None = None, end: datetime | None = None) -> Detection:
-    """Scored documents -> window series -> detector -> episodes with evidence."""
-    monitor = monitor or MonitorConfig()
-    marked = mark_documents(scored, monitor)
-    series = score_series(aggregate_windows(marked, monitor, start=start, end=end),
-                          detector=detector, config=config)
-    alerts = find_episodes(series, detector=detector, window=monitor.window, config=config,
-                           model_version_id=model_version_id)
-    for alert in alerts:
-        alert.evidence = collect_evidence(marked, alert, top_n=evidence_top_n)
-    return Detection(series=series, alerts=alerts)

@@ -17,7 +17,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
-from domain.detection import Detection, DetectorConfig, detect_alerts
+from domain.detection import DetectorConfig
+from domain.episodes import Detection, detect_alerts
 from domain.errors import NotReadyError
 from domain.settings import Settings
 from domain.windows import MonitorConfig

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from domain.detection import AlertRecord
+from domain.episodes import AlertRecord
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.records import as_utc
 from storage.schema import Alert

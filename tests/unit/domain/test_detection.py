@@ -12,15 +12,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from domain.detection import (
-    DETECTORS,
-    DetectorConfig,
-    dedup_key,
-    detect_alerts,
-    find_episodes,
-    score_series,
-    severity,
-)
+from domain.detection import DETECTORS, DetectorConfig, score_series
+from domain.episodes import dedup_key, detect_alerts, find_episodes, severity
 from domain.windows import (
     SCORED_SCHEMA,
     SERIES_SCHEMA,

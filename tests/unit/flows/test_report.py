@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from domain.detection import detect_alerts
+from domain.episodes import detect_alerts
 from domain.windows import SCORED_SCHEMA
 from flows.report import render_report, report_markdown
 from flows.report.page import highlight_text

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from domain.detection import AlertRecord, dedup_key
+from domain.episodes import AlertRecord, dedup_key
 from storage.alerts import (
     AlertNotFoundError,
     acknowledge_alert,
