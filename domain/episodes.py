@@ -17,13 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from domain.detection import METRIC, DetectorConfig, DetectorName, Signal, score_series
+from domain.keyterms import over_represented_terms, over_represented_topics, word_counts
 from domain.windows import MonitorConfig, aggregate_windows, mark_documents
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -57,6 +59,9 @@ class AlertRecord:
     negatives: int = 0
     signals: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
+    # What changed: words and topics over-represented against the entity's baseline.
+    terms: list[dict[str, Any]] = field(default_factory=list)
+    topics: list[dict[str, Any]] = field(default_factory=list)
 
 
 def severity(ratio: float, volume: int, config: DetectorConfig) -> int:
@@ -161,21 +166,25 @@ def _slot(start: datetime, window: str) -> str:
 
 def collect_evidence(marked: pl.DataFrame, alert: AlertRecord, *, top_n: int = 5
                      ) -> list[dict[str, Any]]:
-    """The alert window's most negative, most novel documents with their highlighted tokens.
+    """The alert window's documents that best show it: ranked by negativity x novelty
+    (p_negative times 1 for a story's first document, 1/2 for its next copy, ...), earliest
+    first among equals, each with its highlighted words and its story (first seen, copies).
 
-    ``marked`` comes from ``mark_documents``; novel documents rank before copies, then by
-    p_negative, then earliest first.
+    ``marked`` comes from ``mark_documents``.
     """
     docs = marked.filter(pl.col("entity") == alert.entity,
                          pl.col("created_at") >= alert.window_start,
                          pl.col("created_at") < alert.window_end)
     if alert.topic is not None:
         docs = docs.filter(pl.col("topic") == alert.topic)
-    top = docs.sort(["novel", "p_negative", "created_at"], descending=[True, True, False])
+    top = docs.with_columns((pl.col("p_negative") * pl.col("novelty")).alias("_rank")).sort(
+        ["_rank", "created_at"], descending=[True, False])
     return [{
         "doc_kind": row["doc_kind"], "doc_id": row["doc_id"],
         "created_at": row["created_at"].isoformat(), "text": row["text"],
         "p_negative": row["p_negative"], "score": row["score"], "novel": row["novel"],
+        "novelty": round(float(row["novelty"]), 4), "copies": int(row["copies"]),
+        "first_seen": row["first_seen"].isoformat(),
         "highlights": json.loads(row["highlights"] or "[]"),
     } for row in top.head(top_n).iter_rows(named=True)]
 
@@ -199,6 +208,26 @@ def detect_alerts(scored: pl.DataFrame, *, monitor: MonitorConfig | None = None,
                           detector=detector, config=config, window=monitor.window)
     alerts = find_episodes(series, detector=detector, window=monitor.window, config=config,
                            model_version_id=model_version_id)
+    prior = word_counts(marked["text"].drop_nulls()) if alerts else {}
     for alert in alerts:
         alert.evidence = collect_evidence(marked, alert, top_n=evidence_top_n)
+        alert.terms, alert.topics = what_changed(marked, alert, prior)
     return Detection(series=series, alerts=alerts)
+
+
+def what_changed(marked: pl.DataFrame, alert: AlertRecord, prior: Mapping[str, int], *,
+                 baseline: timedelta = timedelta(days=7)
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The words (log-odds, ``domain.keyterms``) and topics the alert window's documents use
+    more than the entity's own documents of the ``baseline`` before it."""
+    entity = marked.filter(pl.col("entity") == alert.entity)
+    if alert.topic is not None:
+        entity = entity.filter(pl.col("topic") == alert.topic)
+    inside = entity.filter(pl.col("created_at") >= alert.window_start,
+                           pl.col("created_at") < alert.window_end)
+    before = entity.filter(pl.col("created_at") >= alert.window_start - baseline,
+                           pl.col("created_at") < alert.window_start)
+    terms = over_represented_terms(inside["text"].drop_nulls().to_list(),
+                                   before["text"].drop_nulls().to_list(), prior)
+    topics = over_represented_topics(inside["topic"].to_list(), before["topic"].to_list())
+    return terms, topics

@@ -19,6 +19,7 @@ to negative), or, with ``negative_rule="score"``, when ``score < score_threshold
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -61,6 +62,10 @@ SERIES_SCHEMA: dict[str, pl.DataType] = {
     "mean_score": pl.Float64(),
 }
 _RETWEET = r"^\s*rt\s+@\w+:?"
+# A trailing credit of the outlet a headline was copied from: " - Reuters", " | CNBC".
+_SOURCE_CREDIT = r"\s+[-|\u2013\u2014]\s+[\p{L}][\p{L} .&']{1,30}$"
+# A truncated text must keep this many words to be matched to the story it begins.
+_TRUNCATED_MIN_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -104,18 +109,27 @@ def to_utc(values: pl.Series) -> pl.Series:
 
 
 def mark_documents(scored: pl.DataFrame, config: MonitorConfig | None = None) -> pl.DataFrame:
-    """Add ``created_at`` in UTC, ``negative``, ``is_retweet``, ``text_key`` and ``novel``.
+    """Add ``created_at`` in UTC, ``negative``, ``is_retweet``, ``text_key`` and the story
+    columns: ``story`` (the row number of its first document), ``first_seen``, ``copies``
+    (documents of the story), ``novelty`` (1 for the first, 1/2 for the next copy, ...) and
+    ``novel`` (the first document of its story).
 
-    Rows come back in time order; the first of a group of duplicates is the novel one.
+    A story is the documents of one entity whose normalised texts are equal, the normalised
+    text leaving out a retweet's "RT @user:", URLs, @handles, punctuation and a trailing
+    source credit ("- Reuters", "| CNBC"); a text cut short with an ellipsis joins the earlier
+    story it is the beginning of (truncated retweets). Short texts ("thanks!") never join a
+    story of others, since people write them independently; retweets always do. Rows come back
+    in time order.
     """
     config = config or MonitorConfig()
     missing = sorted(set(SCORED_SCHEMA) - set(scored.columns))
     if missing:
         raise ValueError(f"scored documents lack columns {missing}; see SCORED_SCHEMA")
     text = pl.col("text").fill_null("").str.to_lowercase()
-    key = (text.str.replace(_RETWEET, "").str.replace_all(r"https?://\S+", " ")
-           .str.replace_all(r"@\w+", " ").str.replace_all(r"&amp;", " ")
-           .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
+    plain = (text.str.replace(_RETWEET, "").str.replace_all(r"https?://\S+", " ")
+             .str.replace_all(r"@\w+", " ").str.replace_all(r"&amp;", " ").str.strip_chars())
+    key = (plain.str.replace(_SOURCE_CREDIT, "").str.replace_all(r"[^\p{L}\p{N}]+", " ")
+           .str.strip_chars())
     if config.negative_rule == "argmax":
         negative = (pl.col("p_negative") >= pl.col("p_neutral")) & \
             (pl.col("p_negative") >= pl.col("p_positive"))
@@ -126,11 +140,60 @@ def mark_documents(scored: pl.DataFrame, config: MonitorConfig | None = None) ->
         negative.fill_null(False).alias("negative"),
         text.str.contains(_RETWEET).alias("is_retweet"),
         key.alias("text_key"),
-    ).sort(["created_at", "doc_kind", "doc_id"], nulls_last=True)
-    earlier_copy = pl.int_range(pl.len()).over(["entity", "text_key"]) > 0
-    may_repeat = pl.col("is_retweet") | \
-        (pl.col("text_key").str.len_chars() >= config.min_duplicate_chars)
-    return marked.with_columns((~(earlier_copy & may_repeat)).alias("novel"))
+        plain.str.contains(r"(\u2026|\.\.\.)$").alias("_truncated"),
+    ).sort(["created_at", "doc_kind", "doc_id"], nulls_last=True).with_row_index("_row")
+    may_repeat = marked["is_retweet"] | \
+        (marked["text_key"].str.len_chars() >= config.min_duplicate_chars)
+    first_of_key = marked.select(pl.col("_row").first().over(["entity", "text_key"])
+                                 ).to_series()
+    story = [first if joins else row for row, first, joins in zip(
+        marked["_row"].to_list(), first_of_key.to_list(), may_repeat.to_list(), strict=True)]
+    _join_truncated(marked, story, may_repeat.to_list())
+    marked = marked.with_columns(pl.Series("story", story, dtype=pl.UInt32))
+    order = pl.int_range(pl.len()).over("story")
+    return marked.with_columns(
+        pl.col("created_at").min().over("story").alias("first_seen"),
+        pl.len().over("story").cast(pl.Int64).alias("copies"),
+        (1.0 / (order + 1)).alias("novelty"),
+        (order == 0).alias("novel"),
+    ).drop("_row", "_truncated")
+
+
+def _join_truncated(marked: pl.DataFrame, story: list[int], may_repeat: list[bool]) -> None:
+    """A text ending in an ellipsis joins the earliest earlier story of its entity whose text
+    starts with its words (the cut-off last word left out); ``story`` is updated in place.
+
+    Story heads are looked up by prefix in each entity's sorted keys (binary search), so this
+    costs O(log n) per truncated text.
+    """
+    cut = marked.filter(pl.col("_truncated")).select("_row", "entity", "text_key")
+    if cut.is_empty():
+        return
+    heads: dict[str, tuple[list[str], list[int]]] = {}
+    for row, entity, key in marked.select("_row", "entity", "text_key").iter_rows():
+        if story[row] == row:
+            heads.setdefault(entity, ([], []))[0].append(key)
+            heads[entity][1].append(row)
+    index = {entity: sorted(zip(keys, rows, strict=True))
+             for entity, (keys, rows) in heads.items()}
+    moved: dict[int, int] = {}
+    for row, entity, key in cut.iter_rows():
+        words = key.split(" ")[:-1]
+        if len(words) < _TRUNCATED_MIN_WORDS or not may_repeat[row] or entity not in index:
+            continue
+        prefix = " ".join(words) + " "
+        pairs = index[entity]
+        candidates = []
+        for key_, head in pairs[bisect.bisect_left(pairs, (prefix, -1)):]:
+            if not key_.startswith(prefix):
+                break
+            if head < row:
+                candidates.append(head)
+        if candidates:
+            moved[story[row]] = min(candidates)
+    for member, first in enumerate(story):
+        if first in moved:
+            story[member] = moved[first]
 
 
 def window_grid(start: datetime, end: datetime, window: str) -> pl.Series:

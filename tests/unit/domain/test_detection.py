@@ -210,3 +210,19 @@ def test_alerts_carry_the_most_negative_novel_documents_as_evidence() -> None:
     assert [e["doc_id"] for e in evidence] == [9000, 9001, 9002]
     assert all(e["novel"] for e in evidence)
     assert evidence[0]["highlights"] == [["late", 0.5], ["again", 0.2]]
+
+
+def test_an_alert_says_what_changed_in_its_window() -> None:
+    rows = []
+    for hour in range(30):
+        for i in range(10):
+            rows.append(doc(hour * 100 + i, T0 + timedelta(hours=hour, minutes=i),
+                            f"flight {i} delayed at the gate, crew late {hour}", negative=i < 3))
+    burst = T0 + timedelta(hours=30)
+    for i in range(12):
+        rows.append(doc(9000 + i, burst + timedelta(minutes=i),
+                        f"refund request {i}: you charged my card twice"))
+    [alert] = detect_alerts(docs(rows), monitor=MonitorConfig()).alerts
+    assert [t["term"] for t in alert.terms][:3] == ["card", "charged", "refund"]
+    assert all(t["baseline_count"] == 0 for t in alert.terms)
+    assert alert.topics == []

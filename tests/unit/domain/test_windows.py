@@ -84,3 +84,25 @@ def test_unknown_window_is_refused_with_the_choices() -> None:
 def test_missing_columns_are_named() -> None:
     with pytest.raises(ValueError, match=r"lack columns \['highlights'"):
         aggregate_windows(frame([doc(1, "a", "2024-05-01 10:00", NEG)]).drop("highlights"))
+
+
+def test_a_story_counts_once_across_truncated_retweets_and_sources() -> None:
+    from domain.windows import mark_documents
+
+    story = "Acme recalls two million phones after battery fires in three countries"
+    rows = [
+        {**doc(1, "acme", "2024-05-01T09:00:00", NEG), "text": f"{story} - Reuters"},
+        {**doc(2, "acme", "2024-05-01T09:20:00", NEG), "text": f"{story} | CNBC"},
+        {**doc(3, "acme", "2024-05-01T09:40:00", NEG),
+         "text": "RT @newsbot: Acme recalls two million phones after battery fires in thr…"},
+        {**doc(4, "acme", "2024-05-01T10:05:00", NEG), "text": story},
+        # Same opening, another story: two customers, two complaints.
+        {**doc(5, "acme", "2024-05-01T10:10:00", NEG),
+         "text": "Acme recalls two million phones after battery fires, and mine is one"},
+    ]
+    marked = mark_documents(frame(rows)).sort("doc_id")
+    assert marked["novel"].to_list() == [True, False, False, False, True]
+    assert marked["copies"].to_list() == [4, 4, 4, 4, 1]
+    first = datetime(2024, 5, 1, 9, tzinfo=UTC)
+    assert marked["first_seen"].to_list()[:4] == [first] * 4
+    assert marked["novelty"].to_list() == [1.0, 0.5, pytest.approx(1 / 3), 0.25, 1.0]
