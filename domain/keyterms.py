@@ -67,7 +67,7 @@ def over_represented_terms(window: Sequence[str], baseline: Sequence[str],
     if not n or not n_usual or not total:
         return []
     a0 = max(n, n_usual)
-    found = []
+    found: list[tuple[float, str, int]] = []
     for word, y in counts.items():
         if y < min_count:
             continue
@@ -76,9 +76,10 @@ def over_represented_terms(window: Sequence[str], baseline: Sequence[str],
             math.log((usual[word] + a) / (n_usual + a0 - usual[word] - a))
         z = delta / math.sqrt(1.0 / (y + a) + 1.0 / (usual[word] + a))
         if z > min_z:
-            found.append({"term": word, "z": round(z, 2), "window_count": y,
-                          "baseline_count": usual[word]})
-    return sorted(found, key=lambda t: (-t["z"], t["term"]))[:top_n]
+            found.append((z, word, y))
+    found.sort(key=lambda t: (-t[0], t[1]))
+    return [{"term": word, "z": round(z, 2), "window_count": y, "baseline_count": usual[word]}
+            for z, word, y in found[:top_n]]
 
 
 def over_represented_topics(window: Sequence[str | None], baseline: Sequence[str | None], *,
@@ -97,4 +98,4 @@ def over_represented_topics(window: Sequence[str | None], baseline: Sequence[str
         if share >= min_ratio * usual_share and share - usual_share >= min_gain:
             found.append({"topic": topic, "window_share": round(share, 4),
                           "baseline_share": round(usual_share, 4), "window_count": count})
-    return sorted(found, key=lambda t: (-t["window_share"], t["topic"]))
+    return sorted(found, key=lambda t: (-float(t["window_share"]), str(t["topic"])))

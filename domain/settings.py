@@ -37,6 +37,9 @@ class Settings(BaseSettings):
                                     "rejected at ingestion.")
     future_days: float = Field(default=1.0, ge=0, description="A record dated more than this "
                                "many days after its ingestion is rejected.")
+    alert_horizon_days: float = Field(default=2.0, gt=0, description="An alert episode whose "
+                                      "windows all ended more than this many days before "
+                                      "monitoring ran is backfill: kept, never paged.")
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="Where mapped tasks (scoring chunks, monitoring, "
         "publishing batches) run: threads of this process, local processes, or a Dask "

@@ -49,6 +49,8 @@ class MonitorSummary:
     alerts_inserted: int
     alerts_updated: int
     documents: int
+    alerts_revised: int = 0
+    alerts_backfill: int = 0
     topic_model: str | None = None
     topics_assigned: int = 0
     report: str | None = None
@@ -66,8 +68,10 @@ def judge_since(*, engine: Engine, since: datetime, monitor: MonitorConfig, dete
 
 def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "default",
                    config: DetectorConfig | None = None, by_topic: bool = False,
-                   evidence_top_n: int = 5) -> tuple[MonitorSummary, Detection | None]:
-    """Judge the windows touched by scores written since the last run; upsert their alerts."""
+                   evidence_top_n: int = 5, horizon: timedelta = timedelta(days=2)
+                   ) -> tuple[MonitorSummary, Detection | None]:
+    """Judge the windows touched by scores written since the last run; upsert their alerts
+    (episodes older than ``horizon`` are backfill)."""
     config = config or DetectorConfig()
     key = f"{detector}:{window}:{'topic' if by_topic else 'entity'}"
     fresh = new_scores(engine=engine, after=watermark(engine=engine, key=key))
@@ -82,13 +86,13 @@ def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "def
                             model_version_id=latest_scoring_model(engine=engine))
     # Episodes that ended before the touched windows were judged by an earlier run.
     touched = [a for a in detection.alerts if a.window_end > judged_from]
-    summary = upsert_alerts(engine=engine, alerts=touched)
+    summary = upsert_alerts(engine=engine, alerts=touched, horizon=horizon)
     set_watermark(engine=engine, key=key, scored_through=fresh.newest_scored_at)
     documents = int(detection.series["documents"].sum()) if detection.series.height else 0
     log.info("monitoring: %d new scores, windows from %s judged, %d alerts new, %d updated",
              fresh.count, judged_from, summary.inserted, summary.updated)
     return MonitorSummary(fresh.count, judged_from, summary.inserted, summary.updated,
-                          documents), detection
+                          documents, summary.revised, summary.backfill), detection
 
 
 def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hour",
@@ -128,7 +132,8 @@ def learn_topics(settings: Settings, k: int) -> tuple[str | None, int]:
 @redacted_errors
 def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> MonitorSummary:
     summary, _ = run_monitoring(engine=ready_engine(settings), window=window, detector=detector,
-                                by_topic=by_topic)
+                                by_topic=by_topic,
+                                horizon=timedelta(days=settings.alert_horizon_days))
     return summary
 
 

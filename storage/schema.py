@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -303,6 +305,30 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16))  # open / acknowledged / resolved
     created_at: Mapped[datetime] = mapped_column(utc_time())
     updated_at: Mapped[datetime] = mapped_column(utc_time())
+    negatives: Mapped[int | None] = mapped_column(Integer)  # negative documents in the episode
+    signals: Mapped[str | None] = mapped_column(Text)  # JSON: each signal that fired
+    reason: Mapped[str | None] = mapped_column(Text)  # the signals in words
+    changes: Mapped[str | None] = mapped_column(Text)  # JSON: over-represented terms, topics
+    # Found in windows older than the horizon when monitoring ran: history, never paged.
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class AlertRevision(Base):
+    """An alert judged again under another sentiment model: what it was and what it became.
+
+    Re-scoring never changes an alert silently and never re-opens it."""
+
+    __tablename__ = "alert_revisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"),
+                                          index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    old_severity: Mapped[int] = mapped_column(Integer)
+    new_severity: Mapped[int] = mapped_column(Integer)
+    old_reason: Mapped[str | None] = mapped_column(Text)
+    new_reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(utc_time())
 
 
 class RecommendationSet(Base):

@@ -35,8 +35,9 @@ def monitor(window: Annotated[Window, typer.Option(help="Window length (UTC).")]
         summary = monitor_sentiment(settings=Settings(), window=window.value,
                                     detector=detector.value, by_topic=by_topic)
     console.print(f"{summary.new_scores:,} new scores; alerts: "
-                  f"[bold]{summary.alerts_inserted}[/] new, {summary.alerts_updated} "
-                  f"updated. Report: {summary.report}")
+                  f"[bold]{summary.alerts_inserted}[/] new ({summary.alerts_backfill} of them "
+                  f"backfill), {summary.alerts_updated} updated, {summary.alerts_revised} "
+                  f"revised under a new model. Report: {summary.report}")
 
 
 def publish(k: Annotated[int, typer.Option(min=1, max=1000, help="Items per user.")] = 100,

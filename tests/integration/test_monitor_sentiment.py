@@ -130,3 +130,39 @@ def test_topics_are_learned_once_and_every_document_gets_one(engine: Engine,
     assert (topics, rows) == (3, 140)
     documents = scored_documents(engine=engine)
     assert documents["topic"].null_count() == 0
+
+
+def rescore(engine: Engine, p_negative: float) -> int:
+    """Every message scored again by a new model version that reads them all as negative."""
+    version = register_version(engine=engine, name="sentiment-fast", eval_set="e",
+                               primary_metric="f1", metrics={"f1": 0.9}, params={},
+                               artifact_path="", sha256="").id
+    with engine.begin() as connection:
+        ids = connection.execute(select(Message.id, Message.message_id)).all()
+        for doc, key in ids:
+            hour, n = (int(part) for part in key.split("-"))
+            negative = n < 14 if hour == 38 else n < 4  # a milder surge than first judged
+            p_neg = p_negative if negative else 0.05
+            connection.execute(insert(SentimentScore), {
+                "doc_kind": "message", "doc_id": doc, "model_version_id": version,
+                "p_negative": p_neg, "p_neutral": 0.05, "p_positive": 0.95 - p_neg,
+                "score": 0.95 - 2 * p_neg, "highlights": "[]", "sentences": 1,
+                "scored_at": datetime.now(UTC)})
+    return int(version)
+
+
+def test_rescoring_records_a_revision_and_pages_nobody_about_the_past(engine: Engine) -> None:
+    from storage.alerts import acknowledge_alert, get_alert, list_alerts
+
+    add_hours(engine, range(0, 40), {38: 0.9})
+    run_monitoring(engine=engine, horizon=timedelta(days=100_000))
+    [first] = list_alerts(engine=engine)
+    acknowledge_alert(engine=engine, alert_id=first.id)
+    new = rescore(engine, p_negative=0.95)
+    summary, _ = run_monitoring(engine=engine, horizon=timedelta(days=2))
+    assert (summary.alerts_inserted, summary.alerts_revised) == (0, 1)
+    shown = get_alert(engine=engine, alert_id=first.id)
+    assert shown is not None and shown.status == "acknowledged"
+    assert shown.model_version_id == new
+    assert [r["old_severity"] for r in shown.revisions] == [first.severity]
+    assert [a.id for a in list_alerts(engine=engine, status="open")] == []

@@ -96,3 +96,65 @@ def test_acknowledge_then_resolve(engine: Engine) -> None:
     with pytest.raises(AlertNotFoundError, match="no alert has id 999"):
         acknowledge_alert(engine=engine, alert_id=999)
     assert get_alert(engine=engine, alert_id=999) is None
+
+
+def versions(engine: Engine, n: int) -> list[int]:
+    from storage.registry import register_version
+
+    return [register_version(engine=engine, name="sentiment", eval_set="e",
+                             primary_metric="macro_f1", metrics={"macro_f1": 0.8}, params={},
+                             artifact_path="/x.pt", sha256="0" * 64).id for _ in range(n)]
+
+
+def test_rescoring_under_a_new_model_records_a_revision_and_reopens_nothing(
+        engine: Engine) -> None:
+    old, new = versions(engine, 2)
+    first = dataclasses.replace(alert(severity=59), model_version_id=old,
+                                reason="negative share 70% vs 30%")
+    upsert_alerts(engine=engine, alerts=[first], now=T0 + timedelta(hours=2))
+    [stored] = list_alerts(engine=engine)
+    acknowledge_alert(engine=engine, alert_id=stored.id)
+    again = dataclasses.replace(alert(severity=71), model_version_id=new,
+                                reason="negative share 78% vs 30%")
+    summary = upsert_alerts(engine=engine, alerts=[again], now=T0 + timedelta(hours=3))
+    assert (summary.updated, summary.revised) == (1, 1)
+    shown = get_alert(engine=engine, alert_id=stored.id)
+    assert shown is not None
+    assert (shown.status, shown.severity, shown.model_version_id) == ("acknowledged", 71, new)
+    assert [(r["old_severity"], r["new_severity"], r["model_version_id"], r["old_reason"])
+            for r in shown.revisions] == [(59, 71, new, "negative share 70% vs 30%")]
+    # The same model growing the episode is no revision.
+    grown = dataclasses.replace(alert(hours=2, severity=75), model_version_id=new,
+                                reason="negative share 78% vs 30%")
+    assert upsert_alerts(engine=engine, alerts=[grown]).revised == 0
+
+
+def test_an_episode_older_than_the_horizon_is_backfill_and_stays_so(engine: Engine) -> None:
+    late = T0 + timedelta(days=30)
+    summary = upsert_alerts(engine=engine, alerts=[alert(), alert("zed", start=late)],
+                            now=late + timedelta(hours=3), horizon=timedelta(days=2))
+    assert (summary.inserted, summary.backfill) == (2, 1)
+    flags = {a.entity: a.backfill for a in list_alerts(engine=engine)}
+    assert flags == {"acme": True, "zed": False}
+
+
+def test_the_entity_filter_ignores_case_and_names_what_exists(engine: Engine) -> None:
+    from storage.alerts import alert_entities
+
+    upsert_alerts(engine=engine, alerts=[alert("JetBlue"), alert("United")])
+    assert [a.entity for a in list_alerts(engine=engine, entity="jetblue")] == ["JetBlue"]
+    with engine.connect() as connection:
+        assert alert_entities(connection=connection) == ["JetBlue", "United"]
+
+
+def test_signals_reason_and_what_changed_are_kept(engine: Engine) -> None:
+    record = dataclasses.replace(
+        alert(), negatives=14, reason="negative mentions 14 vs 5 usual for a Wednesday 09:00",
+        signals=[{"signal": "negative volume", "observed": 14.0, "expected": 5.0}],
+        terms=[{"term": "refund", "z": 3.1, "window_count": 6, "baseline_count": 0}],
+        topics=[{"topic": "billing", "window_share": 0.6, "baseline_share": 0.1,
+                 "window_count": 6}])
+    upsert_alerts(engine=engine, alerts=[record])
+    [stored] = list_alerts(engine=engine)
+    assert (stored.negatives, stored.reason, stored.signals, stored.terms, stored.topics) == (
+        14, record.reason, record.signals, record.terms, record.topics)
