@@ -43,7 +43,29 @@ class EvidenceDocument(BaseModel):
     doc_id: int
     text: str
     score: float
+    p_negative: float | None = None
     highlights: list[tuple[str, float]]
+    novel: bool | None = Field(default=None, description="The first document of its story.")
+    copies: int | None = Field(default=None, description="Documents of the same story.")
+    first_seen: datetime | None = Field(default=None, description="When its story was first "
+                                        "seen.")
+
+
+class FiredSignal(BaseModel):
+    signal: str = Field(description="negative volume, volume or negative share")
+    observed: float
+    expected: float = Field(description="The usual for that time (counts) or the baseline "
+                            "share.")
+    ratio: float
+
+
+class Revision(BaseModel):
+    model_version_id: int | None
+    old_severity: int
+    new_severity: int
+    old_reason: str | None
+    new_reason: str | None
+    at: datetime
 
 
 class AlertOut(BaseModel):
@@ -64,10 +86,21 @@ class AlertOut(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
+    negatives: int = 0
+    reason: str = Field(default="", description="Every signal that fired, in words.")
+    signals: list[FiredSignal] = Field(default_factory=list)
+    backfill: bool = Field(default=False, description="Found in windows older than the "
+                           "horizon when monitoring ran: history, not paged.")
 
 
 class AlertDetail(AlertOut):
     evidence: list[EvidenceDocument]
+    terms: list[dict[str, float | int | str]] = Field(
+        default_factory=list, description="Words over-represented in the alert window.")
+    topics: list[dict[str, float | int | str]] = Field(
+        default_factory=list, description="Topics over-represented in the alert window.")
+    revisions: list[Revision] = Field(default_factory=list, description="The alert judged "
+                                      "again under other sentiment models.")
 
 
 class AlertPage(BaseModel):
@@ -75,6 +108,8 @@ class AlertPage(BaseModel):
     total: int
     limit: int
     offset: int
+    entities: list[str] | None = Field(default=None, description="When an entity filter "
+                                       "matches no alert: the entity names alerts exist for.")
 
 
 class Health(BaseModel):

@@ -10,8 +10,15 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
 
 from service.deps import ReadOnly
-from service.schemas import AlertDetail, AlertOut, AlertPage, EvidenceDocument, Problem
-from storage.alerts import StoredAlert, count_alerts, get_alert, list_alerts
+from service.schemas import (
+    AlertDetail,
+    AlertOut,
+    AlertPage,
+    EvidenceDocument,
+    Problem,
+    Revision,
+)
+from storage.alerts import StoredAlert, alert_entities, count_alerts, get_alert, list_alerts
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -19,7 +26,8 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 @router.get("", response_model=AlertPage)
 def alerts_page(
     engine: ReadOnly,
-    entity: Annotated[str | None, Query(max_length=128)] = None,
+    entity: Annotated[str | None, Query(max_length=128, description="Entity name, in any "
+                                        "case.")] = None,
     since: Annotated[datetime | None, Query(description="Alerts whose window ends at or after "
                                              "this time (ISO 8601).")] = None,
     min_severity: Annotated[int, Query(ge=0, le=100)] = 0,
@@ -34,7 +42,11 @@ def alerts_page(
         page = list_alerts(connection=connection, entity=entity, since=since,
                            min_severity=min_severity, status=status, limit=limit,
                            offset=offset)
-    return AlertPage(items=[_out(a) for a in page], total=total, limit=limit, offset=offset)
+        known = None
+        if entity is not None and total == 0:
+            known = alert_entities(connection=connection)
+    return AlertPage(items=[_out(a) for a in page], total=total, limit=limit, offset=offset,
+                     entities=known)
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses={404: {"model": Problem}})
@@ -44,7 +56,8 @@ def alert_detail(engine: ReadOnly,
     alert = get_alert(engine=engine, alert_id=alert_id)
     if alert is None:
         raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
-    return AlertDetail(**_out(alert).model_dump(),
+    return AlertDetail(**_out(alert).model_dump(), terms=alert.terms, topics=alert.topics,
+                       revisions=[Revision.model_validate(r) for r in alert.revisions],
                        evidence=[EvidenceDocument.model_validate(e) for e in alert.evidence])
 
 

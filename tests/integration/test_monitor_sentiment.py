@@ -107,6 +107,21 @@ def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
     assert missing.exit_code == 2 and "no alert has id 99" in missing.output
     bad = runner.invoke(app, ["alerts", "--since", "yesterday"])
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
+    # Any case finds the entity; a name that finds nothing says which names exist.
+    assert "negative share 90% vs 20%" in runner.invoke(app, ["alerts", "--entity",
+                                                             "acme"]).output
+    unknown = runner.invoke(app, ["alerts", "--entity", "acne"])
+    assert unknown.output.strip() == "no alerts for entity 'acne'; alerts exist for: Acme"
+    assert "0 alerts" in runner.invoke(app, ["alerts", "--status", "open"]).output
+    exported = runner.invoke(app, ["alerts", "--format", "csv", "--status", "acknowledged"])
+    lines = exported.output.splitlines()
+    assert lines[0].startswith("id,severity,entity,topic,window,window_start,window_end")
+    assert lines[1].startswith("1,") and ",Acme,,hour,2024-03-02T14:00:00+00:00," in lines[1]
+    [row] = json.loads(runner.invoke(app, ["alerts", "--format", "json"]).output)
+    assert (row["entity"], row["status"], row["reason"]) == (
+        "Acme", "acknowledged", "negative share 90% vs 20%")
+    shown = runner.invoke(app, ["alerts", "show", "1"])
+    assert shown.exit_code == 0 and "why: negative share 90% vs 20%" in shown.output
     out = tmp_path / "r.html"
     made = runner.invoke(app, ["report", "--out", str(out)])
     assert made.exit_code == 0 and out.exists()

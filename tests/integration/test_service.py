@@ -133,6 +133,11 @@ def test_alerts_are_filtered_paginated_and_detailed(store: tuple[Engine, Setting
     detail = client.get(f"/v1/alerts/{first}", headers=key).json()
     assert detail["evidence"][0]["highlights"][0] == ["worst", 0.6]
     assert client.get("/v1/alerts/999", headers=key).status_code == 404
+    # Entity names match whatever their case; a name that matches none says which exist.
+    assert client.get("/v1/alerts?entity=united", headers=key).json()["total"] == 2
+    none = client.get("/v1/alerts?entity=jetblue", headers=key).json()
+    assert (none["total"], none["entities"]) == (0, ["Delta", "United"])
+    assert client.get("/v1/alerts", headers=key).json()["entities"] is None
 
 
 def test_the_service_cannot_write(store: tuple[Engine, Settings]) -> None:
