@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from domain.errors import UserError
 from domain.settings import Settings
-from flows.cli import admin, alerts, ingest, overview, pipeline, serve, train
+from flows.cli import admin, alerts, detect, ingest, overview, pipeline, serve, train
 from flows.cli.output import console, print_error
 from flows.prefect_server import stop_on_signals, stop_orphaned_servers
 from flows.runtime import configure_process
@@ -69,6 +69,7 @@ app.command("daily")(pipeline.daily_command)
 app.command("demo")(pipeline.demo)
 app.add_typer(alerts.app, name="alerts")
 app.command("report")(alerts.report)
+app.command("detect")(detect.detect)
 app.command("recommend")(serve.recommend)
 app.command("serve")(serve.serve)
 app.command("models")(overview.models)
