@@ -191,10 +191,12 @@ def collect_evidence(marked: pl.DataFrame, alert: AlertRecord, *, top_n: int = 5
 
 @dataclass(frozen=True)
 class Detection:
-    """What one monitoring pass found: the scored series (for charts) and the alerts."""
+    """What one monitoring pass found: the scored series (for charts), the alerts, and the
+    documents marked with their stories (``mark_documents``)."""
 
     series: pl.DataFrame
     alerts: list[AlertRecord]
+    documents: pl.DataFrame
 
 
 def detect_alerts(scored: pl.DataFrame, *, monitor: MonitorConfig | None = None,
@@ -203,7 +205,7 @@ def detect_alerts(scored: pl.DataFrame, *, monitor: MonitorConfig | None = None,
                   start: datetime | None = None, end: datetime | None = None) -> Detection:
     """Scored documents -> window series -> signals -> episodes with evidence."""
     monitor = monitor or MonitorConfig()
-    marked = mark_documents(scored, monitor)
+    marked = scored if "novel" in scored.columns else mark_documents(scored, monitor)
     series = score_series(aggregate_windows(marked, monitor, start=start, end=end),
                           detector=detector, config=config, window=monitor.window)
     alerts = find_episodes(series, detector=detector, window=monitor.window, config=config,
@@ -212,7 +214,7 @@ def detect_alerts(scored: pl.DataFrame, *, monitor: MonitorConfig | None = None,
     for alert in alerts:
         alert.evidence = collect_evidence(marked, alert, top_n=evidence_top_n)
         alert.terms, alert.topics = what_changed(marked, alert, prior)
-    return Detection(series=series, alerts=alerts)
+    return Detection(series=series, alerts=alerts, documents=marked)
 
 
 def what_changed(marked: pl.DataFrame, alert: AlertRecord, prior: Mapping[str, int], *,
@@ -231,3 +233,30 @@ def what_changed(marked: pl.DataFrame, alert: AlertRecord, prior: Mapping[str, i
                                    before["text"].drop_nulls().to_list(), prior)
     topics = over_represented_topics(inside["topic"].to_list(), before["topic"].to_list())
     return terms, topics
+
+
+def topic_breakdown(marked: pl.DataFrame, alert: Any, *,
+                    baseline: timedelta = timedelta(days=7)) -> list[dict[str, Any]]:
+    """The alert window's new stories by topic beside the entity's usual mix over the
+    ``baseline`` before it: documents, negative share, share of the window, usual share.
+    Largest first; empty when no document has a topic."""
+    if "topic" not in marked.columns:
+        return []
+    entity = marked.filter(pl.col("entity") == alert.entity, pl.col("topic").is_not_null(),
+                           pl.col("novel"))
+    inside = entity.filter(pl.col("created_at") >= alert.window_start,
+                           pl.col("created_at") < alert.window_end)
+    before = entity.filter(pl.col("created_at") >= alert.window_start - baseline,
+                           pl.col("created_at") < alert.window_start)
+    if inside.is_empty():
+        return []
+    usual = dict(before.group_by("topic").len().iter_rows())
+    rows = inside.group_by("topic").agg(pl.len().alias("window"),
+                                        pl.col("negative").mean()
+                                        .alias("window_negative_share"))
+    return sorted(({"topic": row["topic"], "window": int(row["window"]),
+                    "window_negative_share": float(row["window_negative_share"]),
+                    "window_share": row["window"] / inside.height,
+                    "baseline_share": usual.get(row["topic"], 0) / max(before.height, 1)}
+                   for row in rows.iter_rows(named=True)),
+                  key=lambda t: (-t["window"], str(t["topic"])))

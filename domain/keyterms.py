@@ -28,7 +28,7 @@ from typing import Any
 _STOP_TEXT = """
 a about above after again against all also am an and any are aren't as at be because been
 before being below between both but by can can't cannot could couldn't did didn't do does
-doesn't doing don't dont down during each few for from further get got had hadn't has hasn't
+doesn't doing don't dont during each few for from further get got had hadn't has hasn't
 have haven't having he her here hers herself him himself his how i i'm im if in into is isn't
 it it's its itself just let's me more most my myself no nor not now of off on once only or
 other our ours ourselves out over own same she should shouldn't so some such than that that's

@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
 from domain.detection import DetectorConfig
-from domain.episodes import Detection, detect_alerts
+from domain.episodes import Detection, detect_alerts, topic_breakdown
 from domain.errors import NotReadyError
 from domain.settings import Settings
 from domain.windows import MonitorConfig
@@ -108,7 +108,9 @@ def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hou
                             detector=detector, config=config)
     series = detection.series.filter(pl.col("window_start") >= start)
     alerts = list_alerts(engine=engine, since=start, limit=1_000)
-    return render_report(alerts, series, {a.dedup_key: a.evidence for a in alerts}, out)
+    breakdowns = {a.dedup_key: topic_breakdown(detection.documents, a) for a in alerts}
+    return render_report(alerts, series, {a.dedup_key: a.evidence for a in alerts}, out,
+                         breakdowns=breakdowns)
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
@@ -71,3 +72,57 @@ def chart_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def trend_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
+    """One entity's trend row, three small panels: mentions against the usual for the time,
+    negative mentions with the band they would alert above, and the negative share with its
+    band; alert windows shaded, alerting windows as red dots. Base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = rows["window_start"].to_list()
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    fig, (volume, negative, share) = plt.subplots(1, 3, figsize=(15, 2.0), sharex=True)
+    volume.plot(x, rows["volume"].to_numpy(), color="#1f2933", lw=0.8, label="mentions")
+    negative.plot(x, rows["negatives"].to_numpy(), color="#c62828", lw=0.8,
+                  label="negative mentions")
+    if "expected_volume" in rows.columns:
+        volume.plot(x, rows["expected_volume"].to_numpy(), color="#627d98", lw=0.8, ls="--",
+                    label="usual")
+        negative.fill_between(x, rows["expected_negatives"].fill_null(float("nan")).to_numpy(),
+                              rows["negatives_band"].fill_null(float("nan")).to_numpy(),
+                              color="#bcccdc", alpha=0.7, lw=0, label="usual to alert line")
+        _dots(negative, rows.filter(pl.col("negatives_fired")), "negatives")
+        _dots(volume, rows.filter(pl.col("volume_fired")), "volume")
+    judged = rows.filter(pl.col("judged"))
+    share.fill_between(judged["window_start"].to_list(), judged["baseline"].to_numpy(),
+                       judged["band_high"].to_numpy(), color="#bcccdc", alpha=0.7, lw=0)
+    share.plot(x, rows["negative_share"].to_numpy(), ".", color="#52606d", ms=2)
+    if "share_fired" in rows.columns:
+        _dots(share, rows.filter(pl.col("share_fired")), "negative_share")
+    share.set_ylim(0, 1)
+    for axis, name in ((volume, "mentions"), (negative, "negative mentions"),
+                       (share, "negative share")):
+        axis.set_title(name, fontsize=8, loc="left")
+        axis.tick_params(labelsize=7)
+        axis.grid(alpha=0.2)
+        locator = AutoDateLocator(maxticks=5)
+        axis.xaxis.set_major_locator(locator)
+        axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        for alert in alerts:
+            axis.axvspan(alert.window_start, alert.window_end, color="#e53935", alpha=0.2, lw=0)
+    fig.tight_layout(pad=0.4)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=74)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _dots(axis: Any, fired: pl.DataFrame, column: str) -> None:
+    if fired.height:
+        axis.plot(fired["window_start"].to_list(), fired[column].to_numpy(), "o",
+                  color="#c62828", ms=4)

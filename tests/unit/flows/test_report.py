@@ -11,10 +11,10 @@ from typing import Any
 
 import polars as pl
 
-from domain.episodes import detect_alerts
+from domain.episodes import detect_alerts, topic_breakdown
 from domain.windows import SCORED_SCHEMA
 from flows.report import render_report, report_markdown
-from flows.report.page import highlight_text
+from flows.report.evidence import highlight_text
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -58,10 +58,17 @@ def test_report_shows_the_alert_its_chart_and_highlighted_evidence(tmp_path: Pat
     page = render(tmp_path, with_alerts=True)
     assert "1 alert</b> for 1 entity" in page
     assert "2024-05-02 06:00 – 07:00 UTC" in page
-    assert '<td class="num">100% vs 30%</td>' in page
-    assert page.count('src="data:image/png;base64,') == 1
+    # The table says why, and links to the alert's own section.
+    link = re.search(r'<a href="#(alert-[0-9a-f]{10})">Acme Air</a></td><td>all topics</td>'
+                     r'<td>2024-05-02 06:00 – 07:00 UTC</td><td>negative share 100% vs 30%'
+                     r'</td><td>4</td><td>open</td>', page)
+    assert link and f'<h3 id="{link.group(1)}">' in page
+    # One trend row for the entity, one detailed chart for its alert.
+    assert page.count('src="data:image/png;base64,') == 2
+    assert '<img alt="trend of Acme Air"' in page
+    assert "What changed: <b>app</b> (12 vs 0 before), <b>down</b> (12 vs 0 before)" in page
     assert re.search(r'<mark style="background:rgba\(229,57,53,0\.85\)" '
-                     r'title="attention 0\.550">DOWN</mark>', page)
+                     r'title="weight 0\.550">DOWN</mark>', page)
     assert ">refund</mark>" in page and "refund 0.25" in page
     # Text is escaped exactly once: no injected tags, and "&" shows as "&".
     assert "&lt;now&gt;" in page and "<now>" not in page and "&amp;amp;" not in page
@@ -73,7 +80,8 @@ def test_report_without_alerts_says_so_plainly(tmp_path: Path) -> None:
     page = render(tmp_path, with_alerts=False)
     assert "No alerts in this period" in page
     assert "1 entities monitored" in page
-    assert "<img" not in page and "<table" not in page
+    # A quiet entity still shows its trend, so quiet is seen to be quiet.
+    assert page.count('<img alt="trend of Acme Air"') == 1 and "<table" not in page
     assert external_references(page) == []
 
 
@@ -85,9 +93,48 @@ def test_report_of_an_empty_period_renders(tmp_path: Path) -> None:
 
 def test_highlighting_matches_words_case_insensitively_and_escapes() -> None:
     shaded = highlight_text("Late <b>again</b>", [["late", 0.4], ["again", 0.1]])
-    assert shaded.startswith('<mark style="background:rgba(229,57,53,0.85)" '
-                             'title="attention 0.400">Late</mark> &lt;b&gt;<mark')
+    assert shaded == ('<mark style="background:rgba(229,57,53,0.85)" title="weight 0.400">'
+                      'Late</mark> &lt;b&gt;<mark style="background:rgba(229,57,53,0.32)" '
+                      'title="weight 0.100">again</mark>&lt;/b&gt;')
     assert highlight_text("nothing here", [["late", 0.4]]) == "nothing here"
+
+
+def test_placeholders_punctuation_and_function_words_are_never_shaded() -> None:
+    weighed = [["[USER]", 0.9], ["the", 0.8], ["!", 0.7], ["not", 0.2], ["happy", 0.1]]
+    shaded = highlight_text("[USER] the service is not happy !", weighed)
+    assert re.findall(r">([^<]+)</mark>", shaded) == ["not", "happy"]
+
+
+def test_every_monitored_entity_gets_a_trend_row_alerted_ones_first(tmp_path: Path) -> None:
+    docs = scored_docs()
+    quiet = docs.filter(pl.col("created_at") < T0 + timedelta(hours=30)).with_columns(
+        pl.lit("Quiet Bank").alias("entity"), pl.col("doc_id") + 10_000,
+        pl.lit(0.1).alias("p_negative"), pl.lit(0.8).alias("p_positive"))
+    detection = detect_alerts(pl.concat([quiet, quiet.with_columns(
+        pl.lit("Big Quiet Bank").alias("entity"), pl.col("doc_id") + 10_000)
+        .pipe(lambda d: pl.concat([d, d.with_columns(pl.col("doc_id") + 50_000)])), docs]))
+    out = render_report(detection.alerts, detection.series,
+                        {a.dedup_key: a.evidence for a in detection.alerts},
+                        tmp_path / "r.html")
+    rows = re.findall(r'<img alt="trend of ([^"]+)"', out.read_text())
+    # Acme Air alerted; the quiet ones follow by volume (Big Quiet Bank has twice the mentions).
+    assert rows == ["Acme Air", "Big Quiet Bank", "Quiet Bank"]
+
+
+def test_topic_breakdown_sets_the_window_beside_the_usual_mix(tmp_path: Path) -> None:
+    docs = scored_docs().with_columns(
+        pl.when(pl.col("doc_id") >= 1000).then(pl.lit("outage"))
+        .when(pl.col("doc_id") % 2 == 0).then(pl.lit("outage")).otherwise(pl.lit("fares"))
+        .alias("topic"))
+    detection = detect_alerts(docs)
+    [alert] = detection.alerts
+    breakdown = topic_breakdown(detection.documents, alert)
+    assert breakdown == [{"topic": "outage", "window": 12, "window_negative_share": 1.0,
+                          "window_share": 1.0, "baseline_share": 0.5}]
+    out = render_report(detection.alerts, detection.series, {}, tmp_path / "r.html",
+                        breakdowns={alert.dedup_key: breakdown})
+    assert ("<tr><td>outage</td><td class=num>12</td><td class=num>100%</td>"
+            "<td class=num>100%</td><td class=num>50%</td></tr>") in out.read_text()
 
 
 def test_markdown_summary_lists_alerts_or_says_none() -> None:
