@@ -110,9 +110,9 @@ def trend_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
         axis.set_title(name, fontsize=8, loc="left")
         axis.tick_params(labelsize=7)
         axis.grid(alpha=0.2)
-        locator = AutoDateLocator(maxticks=5)
+        locator = AutoDateLocator(maxticks=5)  # type: ignore[no-untyped-call]
         axis.xaxis.set_major_locator(locator)
-        axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         for alert in alerts:
             axis.axvspan(alert.window_start, alert.window_end, color="#e53935", alpha=0.2, lw=0)
     fig.tight_layout(pad=0.4)
