@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 
+from domain.records import as_utc
 from storage.bulk import insert_ignore
 from storage.ingest import table_of
 from storage.schema import Recommendation, RecommendationSet
@@ -140,6 +141,28 @@ def lookup(fetch: Fetch, *, user_id: str, k: int) -> Lookup:
 def active_set_id(*, connection: Connection) -> int | None:
     rows = sql_fetch(connection)(ACTIVE_SET_SQL, {})
     return int(rows[0][0]) if rows else None
+
+
+@dataclass(frozen=True)
+class ActiveSet:
+    """The set readers see: which one, from which model, for how many users, since when."""
+
+    id: int
+    model_version_id: int | None
+    users: int
+    activated_at: datetime
+
+
+def active_set(*, connection: Connection) -> ActiveSet | None:
+    """The active recommendation set, or None before one is published."""
+    row = connection.execute(
+        select(RecommendationSet.id, RecommendationSet.model_version_id, RecommendationSet.users,
+               RecommendationSet.activated_at).where(RecommendationSet.status == "active")
+    ).first()
+    if row is None:
+        return None
+    return ActiveSet(id=int(row.id), model_version_id=row.model_version_id, users=int(row.users),
+                     activated_at=as_utc(row.activated_at))
 
 
 def sql_fetch(connection: Connection) -> Fetch:
