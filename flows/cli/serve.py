@@ -29,7 +29,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
     import uvicorn
 
     from flows.runtime import ready_engine
+    from service.protocol import BoundedHttpToolsProtocol
 
     ready_engine(Settings())
+    # httptools with the request head bounded (service/protocol.py); the API has no websockets.
     uvicorn.run("service.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+                workers=workers, http=BoundedHttpToolsProtocol, ws="none",
+                log_level="warning", access_log=False)
