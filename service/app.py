@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from domain.settings import Settings
 from service.db import RecommendationReader, make_readonly_engine
 from service.deps import KeyCache, require_key
+from service.docs import add_offline_docs
 from service.routes import alerts, health, items, recommendations
 from service.schemas import Problem
 
@@ -18,12 +19,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="sentrec lookup API", version="1",
                   description="Read-only lookups of published recommendations, similar items "
                   "and sentiment alerts. Every /v1 route needs an `X-API-Key` header.",
-                  responses={401: {"model": Problem}})
+                  responses={401: {"model": Problem}}, docs_url=None, redoc_url=None)
     app.state.engine = engine
     app.state.settings = settings
     app.state.similar = items.SimilarIndexCache(engine)
     app.state.keys = KeyCache()
     app.state.recommendations = RecommendationReader(engine)
+    add_offline_docs(app)
     app.include_router(health.router)
     for router in (recommendations.router, items.router, alerts.router):
         app.include_router(router, dependencies=[Depends(require_key)])
