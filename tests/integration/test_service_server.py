@@ -6,6 +6,7 @@ sees."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from flows.cli.serve import startup_line
 from service.protocol import MAX_HEAD_BYTES, MAX_TARGET_BYTES
 from storage.apikeys import create_key
 from storage.engine import make_engine
@@ -177,3 +180,55 @@ def test_huge_headers_are_cut_off_while_other_clients_are_served(server: Server)
     assert set(outcome) <= {"closed", "HTTP/1.1 431 Request Header Fields Too Large"}, outcome
     # What the kernel's socket buffers took before the server closed the connection, at most.
     assert max(sent) <= 16 * (1 << 20), sent
+
+
+def test_serve_prints_one_startup_line(server: Server) -> None:
+    lines = server.stdout.read_text().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(
+        rf"lookup API on http://127\.0\.0\.1:{server.port}, 1 worker, database sqlite:///\S+"
+        rf"/store\.db, recommendation set {server.set_id} active since "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", lines[0]), lines[0]
+
+
+def test_the_startup_line_never_shows_a_password() -> None:
+    line = startup_line(url="postgresql://reader:s3cret@db.internal:5432/sentrec", host="::",
+                        port=8000, workers=4, active=None)
+    assert line == ("lookup API on http://[::]:8000, 4 workers, database "
+                    "postgresql://reader:***@db.internal:5432/sentrec, no recommendation set "
+                    "published yet (/readyz answers 503)")
+
+
+def test_each_request_is_one_access_line_on_stderr(server: Server) -> None:
+    before = server.stderr.read_text().count(" ms\n")
+    with httpx.Client(base_url=server.base, headers={"X-API-Key": server.key}) as client:
+        assert client.get("/v1/users/u1/recommendations", params={"k": 2}).status_code == 200
+        assert client.get("/v1/users/nobody/recommendations").status_code == 200
+        assert client.get("/v1/alerts", params={"entity": "JetBlue"}).status_code == 200
+    deadline = time.monotonic() + 5
+    while server.stderr.read_text().count(" ms\n") < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = server.stderr.read_text()
+    lines = [line for line in log.splitlines() if line.endswith(" ms")][before:]
+    assert [line.split(" ", 2)[2].rsplit(" ", 2)[0] for line in lines] == [
+        "GET /v1/users/u1/recommendations?k=2 200", "GET /v1/users/nobody/recommendations 200",
+        "GET /v1/alerts?entity=JetBlue 200"]
+    assert server.key not in log
+
+
+def test_metrics_add_up_every_workers_requests(tmp_path: Path) -> None:
+    with running_server(tmp_path, workers=2) as two:
+        for _ in range(40):  # a new connection each, so both workers take some
+            assert httpx.get(f"{two.base}/v1/users/u1/recommendations",
+                             headers={"X-API-Key": two.key}).status_code == 200
+        route = ("sentrec_http_requests_total", (("method", "GET"), (
+            "route", "/v1/users/{user_id}/recommendations"), ("status", "200")))
+        pages = [httpx.get(f"{two.base}/metrics").text for _ in range(6)]
+    for page in pages:  # whichever worker answered the scrape
+        values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                  for family in text_string_to_metric_families(page) for s in family.samples}
+        assert values[route] == 40
+        assert values[("sentrec_active_set_id", ())] == two.set_id
+    gauges = {s.labels["pid"] for family in text_string_to_metric_families(pages[0])
+              for s in family.samples if s.name == "sentrec_item_index_loaded"}
+    assert len(gauges) == 2  # one per live worker
