@@ -29,10 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.similar = items.SimilarIndexCache(engine, on_load=service_metrics.index_loaded)
     app.state.keys = KeyCache()
     app.state.recommendations = RecommendationReader(engine)
-    add_offline_docs(app)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    # The hot route first: Starlette tries routes in order.
     for router in (recommendations.router, items.router, alerts.router):
         app.include_router(router, dependencies=[Depends(require_key)])
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    add_offline_docs(app)
     app.add_middleware(ObserveRequests, metrics=service_metrics)
     return app

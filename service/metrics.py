@@ -59,11 +59,19 @@ class ServiceMetrics:
                                    registry=self.registry, multiprocess_mode="liveall")
         self._published = PublishedSet(engine)
         self.registry.register(self._published)
+        # The labelled series, looked up once each: ``labels()`` validates and locks on every
+        # call. Bounded: methods x route templates x statuses.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its duration."""
-        self._requests.labels(method, route, status).inc()
-        self._latency.labels(method, route, status).observe(seconds)
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (self._requests.labels(method, route, status),
+                      self._latency.labels(method, route, status))
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def index_loaded(self, loaded: bool) -> None:
         self._index_loaded.set(1 if loaded else 0)
