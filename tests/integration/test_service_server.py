@@ -64,7 +64,7 @@ def running_server(folder: Path, workers: int = 1) -> Iterator[Server]:
     port = free_port()
     stdout, stderr = folder / "serve.out", folder / "serve.err"
     env = {**os.environ, "SENTREC_HOME": str(folder), "SENTREC_DATABASE_URL": url,
-           "COLUMNS": "300"}
+           "COLUMNS": "40"}  # the startup line is one line however narrow the terminal
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--workers",
