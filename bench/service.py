@@ -1,19 +1,32 @@
 """Lookup-service latency under a fixed request rate, beside a plain SQL query of the same rows.
 
     python -m bench.service [--users 10000] [--k 100] [--rate 500] [--seconds 10]
+                            [--workers 1] [--headroom 1000,2000] [--reference REV]
 
 A SQLite store gets a published set of ``users`` x ``k`` recommendations and an API key; the
 service runs as ``sentrec serve`` does (uvicorn, loopback only) in a subprocess. An open-loop
 client sends ``rate`` requests/s for ``seconds`` (bounded in count and time) for random known
 users, first on a quiet store, then while a second set of the same size is being written and
 activated by another process. The baseline is the same top-10 read as a plain parameterised
-SQL query on a sqlite3 connection, in this process. Writes bench/results/service.{json,md}.
+SQL query on a sqlite3 connection, in this process.
+
+At each quiet rate, right after this service, the same load goes to a second server started
+with ``--no-access-log`` (the access log's own cost) and, with ``--reference REV``, to the
+service of another git revision, all on the same store, so that they meet the same machine
+load; each run also records the server's CPU time per answered lookup, which other work on
+the machine moves far less than latency. One more run at ``rate`` goes on while three clients
+keep sending 100 MB headers from another process (each cut off at the 16 KiB head limit, then
+reconnecting, at most 10 times a second each). The access lines the server wrote are counted
+against the lookups it answered. The previous saved results, if any, are shown
+beside the new ones. Writes bench/results/service.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import os
 import random
@@ -21,8 +34,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +48,7 @@ import numpy as np
 import polars as pl
 
 from bench import common
+from bench.load import load, summarise
 
 
 def ranked(users: int, k: int, tag: str) -> pl.DataFrame:
@@ -62,70 +80,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def load(base: str, key: str, users: int, rate: float, seconds: float,
-               connections: int = 64) -> dict[str, Any]:
-    """Open loop: request i is due at i / rate whatever happened to the ones before.
-
-    A lean HTTP/1.1 keep-alive client on asyncio streams (httpx costs more CPU per request
-    than the service on this machine, and the client shares its cores). Latency counts from
-    the moment a request was due, so time spent waiting for a free connection is included
-    (no coordinated omission).
-    """
-    host, port = base.removeprefix("http://").split(":")
-    total = int(rate * seconds)
-    due: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-
-    def error(kind: str) -> None:
-        errors[kind] = errors.get(kind, 0) + 1
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            while (job := await due.get()) is not None:
-                scheduled, user = job
-                writer.write(f"GET /v1/users/u{user}/recommendations?k=10 HTTP/1.1\r\n"
-                             f"Host: {host}\r\nX-API-Key: {key}\r\n\r\n".encode())
-                try:
-                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
-                    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-                    body = await reader.readexactly(length)
-                except (TimeoutError, OSError, IndexError, asyncio.IncompleteReadError) as exc:
-                    error(type(exc).__name__)
-                    return
-                status = head.split(b" ", 2)[1].decode()
-                if status != "200" or len(json.loads(body)["items"]) != 10:
-                    error(status)
-                    continue
-                latencies.append(time.perf_counter() - scheduled)
-        finally:
-            writer.close()
-
-    workers = [asyncio.create_task(connection()) for _ in range(connections)]
-    rng = random.Random(0)
-    start = time.perf_counter()
-    for i in range(total):
-        scheduled = start + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        due.put_nowait((scheduled, rng.randrange(users)))
-    for _ in workers:
-        due.put_nowait(None)
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - start
-    return summarise(latencies, total, errors, elapsed)
-
-
-def summarise(latencies: list[float], total: int, errors: dict[str, int],
-              elapsed: float) -> dict[str, Any]:
-    ms = np.asarray(latencies) * 1000 if latencies else np.asarray([np.nan])
-    return {"requests": total, "ok": len(latencies), "errors": errors,
-            "achieved_rate": total / elapsed, "p50_ms": float(np.percentile(ms, 50)),
-            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(np.max(ms))}
-
-
 def sql_baseline(db: Path, users: int, n: int) -> dict[str, Any]:
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     query = ("SELECT r.rank, r.item_id, r.score FROM recommendations r JOIN "
@@ -142,6 +96,75 @@ def sql_baseline(db: Path, users: int, n: int) -> dict[str, Any]:
     return summarise(latencies, n, {}, sum(latencies))
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running ``sentrec serve``: where it answers, where its access lines go, its pid."""
+
+    base: str
+    log: Path
+    pid: int
+
+
+@contextmanager
+def serving(folder: str, url: str, *options: str, root: Path = common.REPO) -> Iterator[Served]:
+    """``sentrec serve`` of the code in ``root`` on a free port, output to files in
+    ``folder``."""
+    port = free_port()
+    env = {**os.environ, "SENTREC_HOME": folder, "SENTREC_DATABASE_URL": url,
+           "PYTHONPATH": str(root)}
+    log = Path(folder) / f"serve-{port}.err"
+    with log.open("wb") as err, (Path(folder) / f"serve-{port}.out").open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port",
+                                   str(port), *options], cwd=root, env=env, stdout=out,
+                                  stderr=err)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield Served(base, log, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children so far, from /proc (Linux)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measure(server: Served, key: str, users: int, rate: float,
+            seconds: float) -> dict[str, Any]:
+    """``load`` against the server, with the server's CPU time per answered request: a figure
+    that other work on the machine changes far less than latency."""
+    before = cpu_seconds(server.pid)
+    result = asyncio.run(load(server.base, key, users, rate, seconds))
+    result["server_cpu_us_per_request"] = (cpu_seconds(server.pid) - before) / max(
+        result["ok"], 1) * 1e6
+    return result
+
+
+def checkout(revision: str, folder: str) -> Path:
+    """The files of ``revision`` of this repository, unpacked under ``folder``."""
+    root = Path(folder) / "reference"
+    archive = subprocess.run(["git", "archive", "--format=tar", revision], cwd=common.REPO,
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    return root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
@@ -151,11 +174,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--headroom", default="1000,2000",
                         help="Further request rates measured on the quiet store (comma list).")
+    parser.add_argument("--reference", help="A git revision (e.g. main) whose service is "
+                        "measured at the quiet rates in the same run.")
     args = parser.parse_args()
     from storage.apikeys import create_key
     from storage.engine import make_engine
     from storage.migrate import upgrade
 
+    load_before = os.getloadavg()[0]
+    previous_file = common.RESULTS / "service.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.exists() else None
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "sentrec.db"
         url = f"sqlite:///{db}"
@@ -163,55 +191,123 @@ def main() -> None:
         upgrade(engine)
         first_publish = publish(url, args.users, args.k, "a")
         key = create_key(engine=engine, name="bench")
-        port = free_port()
         env = {**os.environ, "SENTREC_HOME": folder, "SENTREC_DATABASE_URL": url}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--workers",
-             str(args.workers)], cwd=common.REPO, env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            asyncio.run(load(base, key, args.users, args.rate, 2))  # warm-up
-            quiet = asyncio.run(load(base, key, args.users, args.rate, args.seconds))
+        rates = [args.rate, *(float(r) for r in args.headroom.split(",") if r)]
+        workers = ("--workers", str(args.workers))
+        with contextlib.ExitStack() as stack:
+            main_server = stack.enter_context(serving(folder, url, *workers))
+            others = {"no_access_log": stack.enter_context(serving(folder, url, *workers,
+                                                                   "--no-access-log"))}
+            if args.reference is not None:
+                others["reference"] = stack.enter_context(serving(
+                    folder, url, *workers, root=checkout(args.reference, folder)))
+            warm_up = measure(main_server, key, args.users, args.rate, 2)["ok"]
+            for server in others.values():
+                measure(server, key, args.users, args.rate, 2)
+            quiet: dict[float, dict[str, Any]] = {}
+            beside: dict[str, dict[str, Any]] = {name: {} for name in others}
+            for rate in rates:  # each rate on this service, then right after on the others
+                quiet[rate] = measure(main_server, key, args.users, rate, args.seconds)
+                for name, server in others.items():
+                    beside[name][str(rate)] = measure(server, key, args.users, rate,
+                                                      args.seconds)
             publisher = subprocess.Popen(
                 [sys.executable, "-c", "from bench.service import publish; "
                  f"print(publish({url!r}, {args.users}, {args.k}, 'b'))"],
                 cwd=common.REPO, env=env, stdout=subprocess.PIPE, text=True)
-            busy = asyncio.run(load(base, key, args.users, args.rate, args.seconds))
+            busy = measure(main_server, key, args.users, args.rate, args.seconds)
             publish_seconds = float(publisher.communicate(timeout=600)[0].strip())
-            headroom = {rate: asyncio.run(load(base, key, args.users, rate, args.seconds))
-                        for rate in (float(r) for r in args.headroom.split(",") if r)}
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            flooder = subprocess.Popen(
+                [sys.executable, "-c", "from bench.load import flood; "
+                 f"flood({int(main_server.base.rsplit(':', 1)[1])}, {args.seconds + 1})"],
+                cwd=common.REPO, env=env, stdout=subprocess.PIPE, text=True)
+            attacked = measure(main_server, key, args.users, args.rate, args.seconds)
+            attacked["attack"] = json.loads(flooder.communicate(timeout=120)[0])
+        # Access lines against answered lookups: the warm-up, every run, the start-up probe.
+        answered = warm_up + sum(r["ok"] for r in (busy, attacked, *quiet.values()))
+        access_lines = main_server.log.read_text().count(" ms\n") - 1
         baseline = sql_baseline(db, args.users, int(args.rate * args.seconds))
     result = {"users": args.users, "k": args.k, "rate": args.rate, "seconds": args.seconds,
               "workers": args.workers, "first_publish_seconds": first_publish,
-              "publish_during_load_seconds": publish_seconds, "service_quiet": quiet,
-              "service_while_publishing": busy, "plain_sql": baseline,
-              "service_quiet_at_rate": {str(rate): r for rate, r in headroom.items()}}
-    rows = [(f"service, quiet store, {args.rate:.0f}/s", quiet),
-            (f"service, while a new set is published, {args.rate:.0f}/s", busy),
-            *[(f"service, quiet store, {rate:.0f}/s", r) for rate, r in headroom.items()],
-            ("plain SQL query, in process (baseline)", baseline)]
+              "publish_during_load_seconds": publish_seconds,
+              "service_quiet": quiet[args.rate], "service_while_publishing": busy,
+              "service_under_header_flood": attacked, "plain_sql": baseline,
+              "service_quiet_at_rate": {str(r): quiet[r] for r in rates[1:]},
+              "no_access_log_quiet_at_rate": beside["no_access_log"],
+              "reference": args.reference,
+              "reference_quiet_at_rate": beside.get("reference", {}),
+              "requests_answered": answered, "access_lines": access_lines,
+              "load_average_1min": [load_before, os.getloadavg()[0]]}
+    write_report(args, result, previous)
+
+
+def write_report(args: argparse.Namespace, result: dict[str, Any],
+                 previous: dict[str, Any] | None) -> None:
+    """The markdown table, with the previous saved figures beside where there are some."""
+    before = previous or {}
+    ours = {str(args.rate): result["service_quiet"], **result["service_quiet_at_rate"]}
+    was = {str(args.rate): before.get("service_quiet"), **before.get("service_quiet_at_rate",
+                                                                      {})}
+    rows: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    for at, r in ours.items():
+        rate = f"{float(at):.0f}/s"
+        rows.append((f"service, quiet store, {rate}", r, was.get(at)))
+        rows.append((f"service with --no-access-log, {rate}",
+                     result["no_access_log_quiet_at_rate"][at], None))
+        if at in result["reference_quiet_at_rate"]:
+            rows.append((f"reference service ({result['reference']}), {rate}",
+                         result["reference_quiet_at_rate"][at], None))
+    rate = f"{args.rate:.0f}/s"
+    rows += [(f"service, while a new set is published, {rate}",
+              result["service_while_publishing"], before.get("service_while_publishing")),
+             (f"service, while 3 clients send 100 MB headers, {rate}",
+              result["service_under_header_flood"], None),
+             ("plain SQL query, in process (baseline)", result["plain_sql"],
+              before.get("plain_sql"))]
     lines = [f"# Lookup latency: {args.users:,} users x {args.k} recommendations, "
-             f"{args.seconds:.0f} s per rate on loopback, {args.workers} server worker(s)", "",
-             "| path | requests | errors | achieved rate | p50 ms | p99 ms | max ms |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, r in rows:
+             f"{args.seconds:.0f} s per rate on loopback, {args.workers} server worker(s); "
+             f"1-minute load average {result['load_average_1min'][0]:.2f} before, "
+             f"{result['load_average_1min'][1]:.2f} after", "",
+             "| path | requests | errors | achieved rate | p50 ms | p99 ms | max ms | "
+             "server CPU us/request | previous p50 / p99 ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r, earlier in rows:
+        cpu = r.get("server_cpu_us_per_request")
+        cpu_text = "-" if cpu is None else f"{cpu:.0f}"
+        was_text = "-" if not earlier else f"{earlier['p50_ms']:.2f} / {earlier['p99_ms']:.2f}"
         lines.append(f"| {name} | {r['requests']:,} | {sum(r['errors'].values())} | "
                      f"{r['achieved_rate']:.0f}/s | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                     f"{r['max_ms']:.2f} |")
-    lines += ["", f"Publishing {args.users * args.k:,} rows took {first_publish:.1f} s on a "
-              f"quiet store and {publish_seconds:.1f} s under load. p99 ratio service/SQL: "
-              f"{quiet['p99_ms'] / baseline['p99_ms']:.1f}x."]
+                     f"{r['max_ms']:.2f} | {cpu_text} | {was_text} |")
+    attack = result["service_under_header_flood"]["attack"]
+    quiet, sql = result["service_quiet"], result["plain_sql"]
+    lines += ["", f"Publishing {args.users * args.k:,} rows took "
+              f"{result['first_publish_seconds']:.1f} s on a quiet store and "
+              f"{result['publish_during_load_seconds']:.1f} s under load. p99 ratio "
+              f"service/SQL: {quiet['p99_ms'] / sql['p99_ms']:.1f}x. The header flood made "
+              f"{attack['connections']:,} connections and sent {attack['megabytes_sent']:,} "
+              "MB in all, each cut off at the 16 KiB head limit. The server wrote "
+              f"{result['access_lines']:,} access lines for {result['requests_answered']:,} "
+              "answered lookups." + _cpu_ratios(result), "",
+              "Server CPU is the service process's user + system time over the lookups it "
+              "answered; other work on the machine moves it far less than latency. "
+              "\"previous\" is the saved run before this one (bench/results/service.json as "
+              "it was), measured on another occasion: compare within a run first."]
     common.write_results("service", result, "\n".join(lines))
     print("\n".join(lines))
+
+
+def _cpu_ratios(result: dict[str, Any]) -> str:
+    """This service's CPU per request over the others', at each rate."""
+    ours = {str(result["rate"]): result["service_quiet"], **result["service_quiet_at_rate"]}
+    parts = []
+    for field, name in (("no_access_log_quiet_at_rate", "--no-access-log"),
+                        ("reference_quiet_at_rate", result["reference"])):
+        ratios = [ours[at]["server_cpu_us_per_request"] / r["server_cpu_us_per_request"]
+                  for at, r in result[field].items()]
+        if ratios:
+            parts.append(f" CPU per request, this service / {name}: "
+                         + ", ".join(f"{x:.2f}x" for x in ratios) + " at the rates above.")
+    return "".join(parts)
 
 
 if __name__ == "__main__":

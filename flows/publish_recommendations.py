@@ -28,7 +28,13 @@ from storage.recsets import (
     discard_set,
     write_recommendations,
 )
-from storage.registry import RECOMMENDER, VersionInfo, active_version
+from storage.registry import (
+    RECOMMENDER,
+    VersionInfo,
+    active_version,
+    get_version,
+    set_index_sha256,
+)
 
 
 @dataclass(frozen=True)
@@ -42,23 +48,24 @@ class Publication:
     version: int  # the recommender's version number
 
 
-# Per worker process, what one version publishes from; keyed by store and version, since
-# version ids repeat across stores.
-_CACHE: dict[tuple[str, int], tuple[Any, list[str], Any, Any]] = {}
+# Per worker process, what one version publishes from; keyed by store, version and index
+# checksum, since version ids repeat across stores and an index may be rebuilt.
+_CACHE: dict[tuple[str, int, str | None], tuple[Any, list[str], Any, Any]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def _loaded(version: VersionInfo, settings: Settings) -> tuple[Any, list[str], Any, Any]:
-    """Model, item ids, index and sequences of a version, read once per worker process."""
+    """Model, item ids, index and sequences of a version and index build, read once per worker
+    process; the index is checked against the checksum the registry recorded for it."""
     from models.recommender.artifact import load_item_index, load_recommender
 
-    key = (settings.resolved_database_url, version.id)
+    key = (settings.resolved_database_url, version.id, version.index_sha256)
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE.clear()
             model, item_ids = load_recommender(version.artifact_path, sha256=version.sha256)
             index = load_item_index(version.artifact_path, model_version_id=version.id,
-                                    use_gpu=False)
+                                    sha256=version.index_sha256, use_gpu=False)
             seqs = version_sequences(engine=ready_engine(settings), params=version.params)
             _CACHE[key] = (model, item_ids, index, seqs)
         return _CACHE[key]
@@ -92,7 +99,12 @@ def publish_recommendations(settings: Settings | None = None, k: int = 100,
     if version is None:
         raise NotReadyError("no recommender is active: run `sentrec train recommender` first")
     started = time.perf_counter()
-    build_item_index(version.artifact_path, sha256=version.sha256, model_version_id=version.id)
+    set_index_sha256(engine=engine, version_id=version.id, sha256=build_item_index(
+        version.artifact_path, sha256=version.sha256, model_version_id=version.id))
+    # The tasks (and the service) load the index against the checksum now in the registry.
+    recorded = get_version(engine=engine, version_id=version.id)
+    assert recorded is not None  # the active version; versions are never deleted
+    version = recorded
     seqs = version_sequences(engine=engine, params=version.params)
     set_id = create_set(engine=engine, model_version_id=version.id, k=k)
     try:

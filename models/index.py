@@ -7,9 +7,13 @@ Inner product over the vectors as the model scores them. The structure follows t
   ``nprobe`` lists (FAISS guidelines on choosing an index: 4-16 sqrt(n) lists);
 - beyond: ``HNSW32`` (graph search; no training, memory grows with n).
 
-Each is wrapped in ``IndexIDMap2`` so results are row numbers of the id map, which is saved
-next to the index with the model version and the index file's sha256: ``load_index`` refuses a
-file whose checksum or version does not match what the caller expects.
+Each is wrapped in ``IndexIDMap2`` so results are row numbers of the id map. The id map is saved
+beside the index in a sidecar (``path`` + ``.json``) with the model version and the index file's
+sha256, so the sidecar pins everything the index serves. ``save_index`` returns the sidecar's
+sha256: that is the index's checksum, recorded in the database (``model_versions.index_sha256``).
+``load_index`` refuses an index unless the sidecar matches the recorded checksum and the index
+file matches the sidecar; a checksum written next to a file can be rewritten with it, so the
+sidecar's own word is never enough.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ IVF_MAX = 2_000_000
 # Query batches smaller than FAISS's BLAS threshold take a slow per-query path; 1M x 64 search
 # went from 25 s to 5.3 s with the threshold at 20 instead of the default 128,000 (STACK.md).
 BLAS_THRESHOLD = 20
+_REBUILD = "rebuild it with `sentrec publish`"
 
 
 def _tune_faiss() -> None:
@@ -42,7 +47,15 @@ def _tune_faiss() -> None:
 
 
 class IndexMismatchError(RuntimeError):
-    """An index file that is stale, corrupted or built for another model version."""
+    """An index that is missing, altered, stale or built for another model version.
+
+    ``problem`` says what is wrong without the server's paths, for answers to API clients.
+    """
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
 
 
 @dataclass
@@ -116,49 +129,71 @@ def _to_gpu(index: Any) -> Any:
 
 
 def save_index(item_index: ItemIndex, path: Path) -> str:
-    """Write the index and its sidecar (``path`` + ``.json``); return the index's sha256."""
+    """Write the index and its sidecar (``path`` + ``.json``); return the checksum to record
+    (the sidecar's sha256, which covers the index file through the sha256 inside it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     index = item_index.index
     if hasattr(faiss, "index_gpu_to_cpu") and faiss.get_num_gpus() > 0:
         index = faiss.index_gpu_to_cpu(index)
     faiss.write_index(index, str(path))
-    digest = file_sha256(path)
-    sidecar = {"sha256": digest, "model_version_id": item_index.model_version_id,
+    sidecar = {"sha256": file_sha256(path), "model_version_id": item_index.model_version_id,
                "kind": item_index.kind, "item_ids": item_index.item_ids}
     _sidecar(path).write_text(json.dumps(sidecar))
-    return digest
+    return file_sha256(_sidecar(path))
 
 
-def load_index(path: Path, *, model_version_id: int, sha256: str | None = None,
+def load_index(path: Path, *, model_version_id: int, sha256: str | None,
                use_gpu: bool = True) -> ItemIndex:
-    """Load an index for ``model_version_id``; refuse a stale, altered or foreign file.
+    """Load the index of ``model_version_id`` whose recorded checksum is ``sha256``.
 
-    FAISS does not validate a file it reads, so the checksum is checked first.
+    Refuses, with ``IndexMismatchError``, an index with no recorded checksum, a sidecar that is
+    not the recorded one (replaced, reordered, truncated), an index file that is not the one
+    the sidecar names, and an index built for another version. FAISS does not validate a file
+    it reads, so all of this is checked before it reads one.
     """
+    if sha256 is None:
+        raise IndexMismatchError(path, f"no checksum is recorded for it in the database; "
+                                 f"{_REBUILD}")
     sidecar_path = _sidecar(path)
     if not path.exists() or not sidecar_path.exists():
-        raise IndexMismatchError(f"{path}: index or its sidecar {sidecar_path.name} is missing; "
-                                 "run `sentrec publish` to rebuild it")
-    meta = json.loads(sidecar_path.read_text())
-    digest = file_sha256(path)
-    expected = sha256 or meta["sha256"]
-    if digest != expected:
-        raise IndexMismatchError(f"{path}: sha256 {digest[:12]}… does not match the recorded "
-                                 f"{expected[:12]}…; the file was altered or is from another "
-                                 "build. Rebuild it with `sentrec publish`.")
+        raise IndexMismatchError(path, f"the index or its sidecar {sidecar_path.name} is "
+                                 f"missing; {_REBUILD}")
+    _require_sha256(path, sidecar_path, sha256)
+    meta = _read_sidecar(path)
+    _require_sha256(path, path, str(meta["sha256"]))
     if meta["model_version_id"] != model_version_id:
-        raise IndexMismatchError(f"{path}: built for model version {meta['model_version_id']}, "
-                                 f"but version {model_version_id} is active; rebuild it with "
-                                 "`sentrec publish`.")
+        raise IndexMismatchError(path, f"built for model version {meta['model_version_id']}, "
+                                 f"but version {model_version_id} is active; {_REBUILD}")
     _tune_faiss()
     index = faiss.read_index(str(path))
     if index.ntotal != len(meta["item_ids"]):
-        raise IndexMismatchError(f"{path}: {index.ntotal} vectors but {len(meta['item_ids'])} "
-                                 "ids in the sidecar; rebuild it with `sentrec publish`.")
+        raise IndexMismatchError(path, f"{index.ntotal} vectors but {len(meta['item_ids'])} "
+                                 f"ids in the sidecar; {_REBUILD}")
     if use_gpu:
         index = _to_gpu(index)
     return ItemIndex(index=index, item_ids=list(meta["item_ids"]),
                      model_version_id=model_version_id, kind=str(meta["kind"]))
+
+
+def _require_sha256(path: Path, file: Path, expected: str) -> None:
+    digest = file_sha256(file)
+    if digest != expected:
+        raise IndexMismatchError(path, f"its sha256 ({file.name}: {digest[:12]}…) "
+                                 f"does not match the recorded {expected[:12]}…; it was "
+                                 f"altered or is from another build: {_REBUILD}")
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    """The sidecar's fields; read only once its checksum matched the recorded one."""
+    try:
+        meta = json.loads(_sidecar(path).read_bytes())
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or not {"sha256", "model_version_id", "kind",
+                                          "item_ids"} <= meta.keys():
+        raise IndexMismatchError(path, "its sidecar does not hold the index's sha256, model "
+                                 f"version, kind and id map; {_REBUILD}")
+    return meta
 
 
 def _sidecar(path: Path) -> Path:

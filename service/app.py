@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from domain.settings import Settings
+from service.access import ObserveRequests
 from service.db import RecommendationReader, make_readonly_engine
 from service.deps import KeyCache, require_key
-from service.routes import alerts, health, items, recommendations
+from service.docs import add_offline_docs
+from service.metrics import ServiceMetrics
+from service.routes import alerts, health, items, metrics, recommendations
 from service.schemas import Problem
 
 
@@ -18,13 +21,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="sentrec lookup API", version="1",
                   description="Read-only lookups of published recommendations, similar items "
                   "and sentiment alerts. Every /v1 route needs an `X-API-Key` header.",
-                  responses={401: {"model": Problem}})
+                  responses={401: {"model": Problem}}, docs_url=None, redoc_url=None)
+    service_metrics = ServiceMetrics(engine)
     app.state.engine = engine
     app.state.settings = settings
-    app.state.similar = items.SimilarIndexCache(engine)
+    app.state.metrics = service_metrics
+    app.state.similar = items.SimilarIndexCache(engine, on_load=service_metrics.index_loaded)
     app.state.keys = KeyCache()
     app.state.recommendations = RecommendationReader(engine)
-    app.include_router(health.router)
+    # The hot route first: Starlette tries routes in order.
     for router in (recommendations.router, items.router, alerts.router):
         app.include_router(router, dependencies=[Depends(require_key)])
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    add_offline_docs(app)
+    app.add_middleware(ObserveRequests, metrics=service_metrics)
     return app

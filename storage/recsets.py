@@ -181,6 +181,28 @@ def active_set_id(*, connection: Connection) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
+@dataclass(frozen=True)
+class ActiveSet:
+    """The set readers see: which one, from which model, for how many users, since when."""
+
+    id: int
+    model_version_id: int | None
+    users: int
+    activated_at: datetime
+
+
+def active_set(*, connection: Connection) -> ActiveSet | None:
+    """The active recommendation set, or None before one is published."""
+    row = connection.execute(
+        select(RecommendationSet.id, RecommendationSet.model_version_id, RecommendationSet.users,
+               RecommendationSet.activated_at).where(RecommendationSet.status == "active")
+    ).first()
+    if row is None:
+        return None
+    return ActiveSet(id=int(row.id), model_version_id=row.model_version_id, users=int(row.users),
+                     activated_at=as_utc(row.activated_at))
+
+
 def sql_fetch(connection: Connection) -> Fetch:
     """``lookup``'s reader over a SQLAlchemy connection."""
     def fetch(sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:

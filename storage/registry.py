@@ -35,6 +35,9 @@ class VersionInfo:
     params: dict[str, Any]
     artifact_path: str
     sha256: str
+    # The checksum of the item index built for this version (``models.index.save_index``), or
+    # None before one was built; readers refuse an index without it.
+    index_sha256: str | None
     created_at: datetime
 
     @property
@@ -87,6 +90,19 @@ def register_version(*, engine: Engine, name: str, eval_set: str, primary_metric
     version = get_version(engine=engine, version_id=int(new_id))
     assert version is not None
     return version
+
+
+def set_index_sha256(*, engine: Engine, version_id: int, sha256: str) -> None:
+    """Record the checksum of the item index just built for a version.
+
+    The database, not the file next to the index, is what readers compare the index with, so
+    replacing the files is not enough to make them serve other vectors.
+    """
+    with engine.begin() as connection:
+        updated = connection.execute(update(ModelVersion).where(ModelVersion.id == version_id)
+                                     .values(index_sha256=sha256)).rowcount
+    if updated != 1:
+        raise LookupError(f"no model version with id {version_id}")
 
 
 def get_version(*, engine: Engine, version_id: int) -> VersionInfo | None:
@@ -232,4 +248,5 @@ def _info(row: dict[str, Any]) -> VersionInfo:
                        status=row["status"], eval_set=row["eval_set"],
                        primary_metric=row["primary_metric"], metrics=json.loads(row["metrics"]),
                        params=json.loads(row["params"]), artifact_path=row["artifact_path"],
-                       sha256=row["sha256"], created_at=as_utc(row["created_at"]))
+                       sha256=row["sha256"], index_sha256=row["index_sha256"],
+                       created_at=as_utc(row["created_at"]))

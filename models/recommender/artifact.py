@@ -41,18 +41,19 @@ def index_path(artifact_path: Path | str) -> Path:
     return Path(artifact_path).with_suffix(".faiss")
 
 
-def build_item_index(artifact_path: Path | str, *, sha256: str, model_version_id: int) -> Path:
-    """Build and save the FAISS index of the model's item vectors; return its path."""
+def build_item_index(artifact_path: Path | str, *, sha256: str, model_version_id: int) -> str:
+    """Build and save the FAISS index of the model's item vectors at ``index_path``; return
+    the index's checksum, which the caller records in the registry for every reader."""
     model, item_ids = load_recommender(artifact_path, sha256=sha256)
     with torch.inference_mode():
         vectors = model.item_vectors()[1:].numpy()  # (N, d): row 0 is padding
-    path = index_path(artifact_path)
-    save_index(build_index(vectors, item_ids, model_version_id=model_version_id), path)
-    return path
+    return save_index(build_index(vectors, item_ids, model_version_id=model_version_id),
+                      index_path(artifact_path))
 
 
-def load_item_index(artifact_path: Path | str, *, model_version_id: int,
+def load_item_index(artifact_path: Path | str, *, model_version_id: int, sha256: str | None,
                     **options: Any) -> ItemIndex:
-    """The item index of the checkpoint at ``artifact_path`` (see ``models.index.load_index``
-    for what is checked and the ``options``)."""
-    return load_index(index_path(artifact_path), model_version_id=model_version_id, **options)
+    """The item index of the checkpoint at ``artifact_path`` whose recorded checksum is
+    ``sha256`` (see ``models.index.load_index`` for what is checked and the ``options``)."""
+    return load_index(index_path(artifact_path), model_version_id=model_version_id,
+                      sha256=sha256, **options)

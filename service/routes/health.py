@@ -20,7 +20,8 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Problem}})
 def readyz(engine: ReadOnly) -> Health:
-    """The database answers and a recommendation set is published."""
+    """The database answers and a recommendation set is published: until then the
+    recommendations route answers 503, so a load balancer should not send traffic here."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -28,5 +29,7 @@ def readyz(engine: ReadOnly) -> Health:
     except Exception as exc:
         raise HTTPException(status_code=503, detail=f"database not ready: "
                             f"{type(exc).__name__}") from exc
-    return Health(status="ok", detail={
-        "recommendations": "published" if published else "none published yet"})
+    if published is None:
+        raise HTTPException(status_code=503, detail="no recommendation set is published yet; "
+                            "run `sentrec publish`")
+    return Health(status="ok", detail={"recommendations": "published"})

@@ -25,7 +25,7 @@ from storage.recsets import (
     create_set,
     write_recommendations,
 )
-from storage.registry import promote_if_better, register_version
+from storage.registry import promote_if_better, register_version, set_index_sha256
 from storage.schema import Alert
 
 
@@ -75,6 +75,19 @@ def test_recommendations_and_cold_start(store: tuple[Engine, Settings]) -> None:
     assert client.get("/readyz").json()["detail"] == {"recommendations": "published"}
 
 
+def test_readyz_answers_503_until_a_set_is_published(store: tuple[Engine, Settings]) -> None:
+    engine, settings = store
+    client = TestClient(create_app(settings))
+    empty = client.get("/readyz")
+    assert empty.status_code == 503
+    assert empty.json() == {"detail": "no recommendation set is published yet; run "
+                                      "`sentrec publish`"}
+    publish(engine)
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "detail": {"recommendations": "published"}}
+
+
 @pytest.mark.parametrize("url", [
     "/v1/users/u1/recommendations?k=0", "/v1/users/u1/recommendations?k=1000",
     "/v1/users/u1/recommendations?k=ten", "/v1/users/x'%20OR%20'1'='1/recommendations",
@@ -89,23 +102,77 @@ def test_bad_parameters_are_client_errors(store: tuple[Engine, Settings], url: s
     assert 400 <= response.status_code < 500
 
 
-def test_similar_items_come_from_the_active_models_index(store: tuple[Engine, Settings],
-                                                         tmp_path: Path) -> None:
-    engine, settings = store
+def active_recommender_with_index(engine: Engine, tmp_path: Path, *,
+                                  record: bool = True) -> Path:
+    """An active recommender whose item index is built as publishing builds it; returns the
+    index path. ``record=False`` leaves the index's checksum out of the database."""
     artifact = tmp_path / "models" / "recommender-v1.pt"
     version = register_version(engine=engine, name="recommender", eval_set="e",
                                primary_metric="ndcg@10", metrics={"ndcg@10": 0.1}, params={},
                                artifact_path=str(artifact), sha256="0" * 64)
     promote_if_better(engine=engine, version_id=version.id)
     vectors = np.array([[1, 0], [0.9, 0.1], [0, 1], [-1, 0]], dtype=np.float32)
-    save_index(build_index(vectors, ["a", "b", "c", "d"], model_version_id=version.id),
-               artifact.with_suffix(".faiss"))
+    path = artifact.with_suffix(".faiss")
+    digest = save_index(build_index(vectors, ["a", "b", "c", "d"], model_version_id=version.id),
+                        path)
+    if record:
+        set_index_sha256(engine=engine, version_id=version.id, sha256=digest)
+    return path
+
+
+def test_similar_items_come_from_the_active_models_index(store: tuple[Engine, Settings],
+                                                         tmp_path: Path) -> None:
+    engine, settings = store
+    active_recommender_with_index(engine, tmp_path)
     client = TestClient(create_app(settings))
     key = {"X-API-Key": create_key(engine=engine, name="shop")}
     body = client.get("/v1/items/a/similar?k=2", headers=key).json()
     assert body["model_version"] == 1
     assert [i["item_id"] for i in body["items"]] == ["b", "c"]
     assert client.get("/v1/items/zzz/similar", headers=key).status_code == 404
+
+
+def test_a_replaced_index_is_refused_even_with_its_checksum_beside_it(
+        store: tuple[Engine, Settings], tmp_path: Path) -> None:
+    engine, settings = store
+    path = active_recommender_with_index(engine, tmp_path)
+    # Other vectors in the index's place, their own sha256 written into the sidecar: "a" would
+    # now be closest to "d".
+    save_index(build_index(np.array([[1, 0], [-1, 0], [0, 1], [0.9, 0.1]], dtype=np.float32),
+                           ["a", "b", "c", "d"], model_version_id=1), path)
+    client = TestClient(create_app(settings))
+    key = {"X-API-Key": create_key(engine=engine, name="shop")}
+    response = client.get("/v1/items/a/similar?k=1", headers=key)
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith(
+        "the item index of recommender v1 is refused: its sha256")
+    assert str(tmp_path) not in response.text  # no server paths in answers
+
+
+@pytest.mark.parametrize("garbage", [b"", b'{"sha256": "ab', b"\x00\xff not json"])
+def test_a_truncated_or_garbage_sidecar_is_a_503(store: tuple[Engine, Settings],
+                                                 tmp_path: Path, garbage: bytes) -> None:
+    engine, settings = store
+    path = active_recommender_with_index(engine, tmp_path)
+    path.with_name(path.name + ".json").write_bytes(garbage)
+    client = TestClient(create_app(settings), raise_server_exceptions=False)
+    key = {"X-API-Key": create_key(engine=engine, name="shop")}
+    response = client.get("/v1/items/a/similar", headers=key)
+    assert response.status_code == 503
+    assert "is refused" in response.json()["detail"]
+
+
+def test_an_index_without_a_recorded_checksum_is_a_503(store: tuple[Engine, Settings],
+                                                       tmp_path: Path) -> None:
+    engine, settings = store
+    active_recommender_with_index(engine, tmp_path, record=False)
+    client = TestClient(create_app(settings))
+    key = {"X-API-Key": create_key(engine=engine, name="shop")}
+    response = client.get("/v1/items/a/similar", headers=key)
+    assert response.status_code == 503
+    assert response.json()["detail"] == (
+        "the item index of recommender v1 is refused: no checksum is recorded for it in the "
+        "database; rebuild it with `sentrec publish`")
 
 
 def test_alerts_are_filtered_paginated_and_detailed(store: tuple[Engine, Settings]) -> None:

@@ -22,7 +22,7 @@ from storage.recsets import (
     create_set,
     write_recommendations,
 )
-from storage.registry import promote_if_better, register_version
+from storage.registry import promote_if_better, register_version, set_index_sha256
 
 
 def test_no_request_makes_a_server_error(tmp_path: Path) -> None:
@@ -40,8 +40,9 @@ def test_no_request_makes_a_server_error(tmp_path: Path) -> None:
                                primary_metric="ndcg", metrics={"ndcg": 0.1}, params={},
                                artifact_path=str(artifact), sha256="0" * 64)
     promote_if_better(engine=engine, version_id=version.id)
-    save_index(build_index(np.eye(3, dtype=np.float32), ["i1", "i2", "i3"],
-                           model_version_id=version.id), artifact.with_suffix(".faiss"))
+    digest = save_index(build_index(np.eye(3, dtype=np.float32), ["i1", "i2", "i3"],
+                                    model_version_id=version.id), artifact.with_suffix(".faiss"))
+    set_index_sha256(engine=engine, version_id=version.id, sha256=digest)
     app = create_app(Settings(home=tmp_path, database_url=url))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

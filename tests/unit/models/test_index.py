@@ -1,7 +1,9 @@
-"""The item index: exact search equals brute force; stale or foreign files are refused."""
+"""The item index: exact search equals brute force; stale, foreign or altered files are refused
+unless they are exactly what the recorded checksum says."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +56,51 @@ def test_round_trip_keeps_ids_and_results(tmp_path: Path) -> None:
 
 
 def test_index_of_another_model_version_is_refused(tmp_path: Path) -> None:
-    save_index(build_index(vectors(), [str(i) for i in range(500)], model_version_id=7),
-               tmp_path / "items.faiss")
+    digest = save_index(build_index(vectors(), [str(i) for i in range(500)],
+                                    model_version_id=7), tmp_path / "items.faiss")
     with pytest.raises(IndexMismatchError, match="built for model version 7"):
-        load_index(tmp_path / "items.faiss", model_version_id=8)
+        load_index(tmp_path / "items.faiss", model_version_id=8, sha256=digest)
+
+
+def test_an_index_without_a_recorded_checksum_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "items.faiss"
+    save_index(build_index(vectors(), [str(i) for i in range(500)], model_version_id=1), path)
+    with pytest.raises(IndexMismatchError, match="no checksum is recorded"):
+        load_index(path, model_version_id=1, sha256=None)
+
+
+def test_a_replaced_index_with_its_own_checksum_beside_it_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "items.faiss"
+    ids = [str(i) for i in range(500)]
+    recorded = save_index(build_index(vectors(seed=0), ids, model_version_id=1), path)
+    # Someone puts other vectors in its place and writes their checksum into the sidecar.
+    save_index(build_index(vectors(seed=1), ids, model_version_id=1), path)
+    with pytest.raises(IndexMismatchError, match="does not match the recorded"):
+        load_index(path, model_version_id=1, sha256=recorded)
+
+
+def test_a_reordered_id_map_is_refused(tmp_path: Path) -> None:
+    """The id map names the items a row stands for: swapping two ids would serve wrong items
+    from an untouched index file."""
+    path = tmp_path / "items.faiss"
+    recorded = save_index(build_index(vectors(), [str(i) for i in range(500)],
+                                      model_version_id=1), path)
+    sidecar = path.with_name("items.faiss.json")
+    meta = json.loads(sidecar.read_text())
+    meta["item_ids"][0], meta["item_ids"][1] = meta["item_ids"][1], meta["item_ids"][0]
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(IndexMismatchError, match="does not match the recorded"):
+        load_index(path, model_version_id=1, sha256=recorded)
+
+
+@pytest.mark.parametrize("garbage", [b"", b'{"sha256": "ab', b"\x00\xff not json"])
+def test_a_truncated_or_garbage_sidecar_is_refused(tmp_path: Path, garbage: bytes) -> None:
+    path = tmp_path / "items.faiss"
+    recorded = save_index(build_index(vectors(), [str(i) for i in range(500)],
+                                      model_version_id=1), path)
+    path.with_name("items.faiss.json").write_bytes(garbage)
+    with pytest.raises(IndexMismatchError, match="does not match the recorded"):
+        load_index(path, model_version_id=1, sha256=recorded)
 
 
 def test_altered_index_file_is_refused(tmp_path: Path) -> None:

@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.registry import active_version, list_versions, promote_if_better, register_version
+from storage.registry import (
+    active_version,
+    get_version,
+    list_versions,
+    promote_if_better,
+    register_version,
+    set_index_sha256,
+)
 from storage.schema import ModelVersion
 
 
@@ -98,3 +105,15 @@ def test_a_version_can_be_made_live_by_hand_and_rolled_back(engine: Engine) -> N
     assert [(e.version, e.action, e.reason) for e in list_events(engine=engine)][:2] == [
         (1, "rolled back", "from v2: v2 is worse after all"),
         (2, "promoted by hand", "v1 flags every tweet negative")]
+
+
+def test_the_index_checksum_is_recorded_with_its_version(engine: Engine) -> None:
+    version_id = register(engine, 0.80)
+    promote_if_better(engine=engine, version_id=version_id)
+    registered = get_version(engine=engine, version_id=version_id)
+    assert registered is not None and registered.index_sha256 is None
+    set_index_sha256(engine=engine, version_id=version_id, sha256="ab" * 32)
+    active = active_version(engine=engine, name="sentiment-fast")
+    assert active is not None and active.index_sha256 == "ab" * 32
+    with pytest.raises(LookupError, match="no model version with id 999"):
+        set_index_sha256(engine=engine, version_id=999, sha256="cd" * 32)
