@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,10 @@ def test_a_choice_is_checked_at_once(home: Path, tmp_path: Path, args: list[str]
 
     path = tmp_path / "file.csv"
     path.write_text("message_id,text,created_at\nm1,hi,2024-01-01\n", encoding="utf-8")
-    started = time.monotonic()
     result = CliRunner().invoke(app, [a.replace("{file}", str(path)) for a in args])
     assert result.exit_code == 2
     assert complaint in " ".join(result.output.replace("│", " ").split())
     assert "Traceback" not in result.output and len(result.output.splitlines()) <= 8
-    assert time.monotonic() - started < 5  # refused before Prefect or a model started
     assert not (home / "sentrec.db").exists()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 
 import polars as pl
 import pytest
@@ -129,16 +128,15 @@ def test_series_matches_scalar_and_keeps_nulls() -> None:
     assert result.to_list() == [None if t is None else redact(t) for t in texts]
 
 
-def test_series_is_fast_enough_for_100k_texts() -> None:
+def test_series_redacts_every_row_of_a_large_column() -> None:
     rng = random.Random(0)
     pieces = ["@united my bag is lost", "flight 1234", "call 555-234-5678", "$350",
               "jane@example.com", "4111 1111 1111 1111", "thanks!", "2015-02-24"]
     texts = pl.Series([" ".join(rng.choices(pieces, k=4)) for _ in range(100_000)])
-    start = time.perf_counter()
     result = redact_series(texts)
-    elapsed = time.perf_counter() - start
+    assert result.len() == 100_000
     assert not result.str.contains("555-234-5678|jane@example|4111 1111").any()
-    assert elapsed < 5.0, f"redacting 100k texts took {elapsed:.1f}s"
+    # Speed is measured in bench/redaction.py, never asserted here.
 
 
 def test_log_filter_redacts_message_arguments_and_exceptions(
