@@ -235,11 +235,11 @@ def what_changed(marked: pl.DataFrame, alert: AlertRecord, prior: Mapping[str, i
     return terms, topics
 
 
-def topic_breakdown(marked: pl.DataFrame, alert: Any, *,
+def topic_breakdown(marked: pl.DataFrame, alert: Any, *, top_n: int = 6,
                     baseline: timedelta = timedelta(days=7)) -> list[dict[str, Any]]:
     """The alert window's new stories by topic beside the entity's usual mix over the
     ``baseline`` before it: documents, negative share, share of the window, usual share.
-    Largest first; empty when no document has a topic."""
+    The ``top_n`` largest first; empty when no document has a topic."""
     if "topic" not in marked.columns:
         return []
     entity = marked.filter(pl.col("entity") == alert.entity, pl.col("topic").is_not_null(),
@@ -259,4 +259,4 @@ def topic_breakdown(marked: pl.DataFrame, alert: Any, *,
                     "window_share": row["window"] / inside.height,
                     "baseline_share": usual.get(row["topic"], 0) / max(before.height, 1)}
                    for row in rows.iter_rows(named=True)),
-                  key=lambda t: (-t["window"], str(t["topic"])))
+                  key=lambda t: (-t["window"], str(t["topic"])))[:top_n]

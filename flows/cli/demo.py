@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from domain.errors import NotReadyError
@@ -119,16 +120,19 @@ def _show_alerts(settings: Settings, console: Console) -> None:
 
     alerts = list_alerts(engine=ready_engine(settings), limit=5)
     if not alerts:
-        console.print("alerts: none (no entity's negative share rose beyond its baseline)")
+        console.print("alerts: none (no entity's mentions, negative mentions or negative share "
+                      "rose beyond their usual range)")
         return
     table = Table(title="most severe alerts")
-    for column in ("severity", "entity", "window (UTC)", "negative share", "baseline",
-                   "volume"):
-        table.add_column(column)
+    for column in ("severity", "entity", "window (UTC)", "why", "status"):
+        table.add_column(column, overflow="fold")
     for a in alerts:
-        table.add_row(str(a.severity), a.entity, f"{a.window_start:%Y-%m-%d %H:%M}",
-                      f"{a.observed:.2f}", f"{a.baseline:.2f}", str(a.volume))
+        table.add_row(str(a.severity), escape(a.entity), f"{a.window_start:%Y-%m-%d %H:%M}",
+                      escape(a.reason), a.status + (" (backfill)" if a.backfill else ""))
     console.print(table)
+    if any(a.backfill for a in alerts):
+        console.print("backfill: found in windows older than the alert horizon (the sample is "
+                      "from 2015), so kept as history and never paged")
 
 
 def _show_user(settings: Settings, console: Console) -> None:
