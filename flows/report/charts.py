@@ -39,8 +39,11 @@ def chart_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
                    label="alert line")
     share.plot(other["window_start"].to_list(), other["negative_share"].to_numpy(), ".",
                color="#cbd2d9", ms=3, label="not judged (few documents)")
-    share.plot(x, judged["negative_share"].to_numpy(), "-o", color="#1f2933", lw=1, ms=2.5,
-               label="negative share")
+    # The line breaks where windows were not judged, so it never bridges a gap.
+    share.plot(rows["window_start"].to_list(),
+               rows.select(pl.when(judged_col).then(pl.col("negative_share")))
+               .to_series().fill_null(float("nan")).to_numpy(),
+               "-o", color="#1f2933", lw=1, ms=2.5, label="negative share")
     if "fired" in rows.columns:
         fired = rows.filter(pl.col("fired"))
         share.plot(fired["window_start"].to_list(), fired["negative_share"].to_numpy(), "o",
