@@ -143,7 +143,8 @@ def plan_bursts(series: pl.DataFrame, docs: pl.DataFrame, candidates: NDArray[np
 
 def apply_burst(series: pl.DataFrame, docs: pl.DataFrame, burst: Burst, window: str
                 ) -> pl.DataFrame:
-    """The series with the burst's documents moved from their own windows into its window."""
+    """The series with the burst's documents moved from their own windows into its window
+    (``mean_score`` is left as it was: no detector reads it)."""
     moved = docs.filter(pl.col("doc_id").is_in(burst.doc_ids)).select(
         pl.col("created_at").dt.truncate("1h" if window == "hour" else "1d")
         .alias("window_start"), pl.col("negative").cast(pl.Int64).alias("n_neg"))

@@ -10,6 +10,7 @@ recall in the burst window and within ``MAX_DELAY`` windows, time to detect, and
 
     nice -n 10 .venv/bin/python -m bench.alerts [--data-dir ../shared/data] [--bursts 20]
     .venv/bin/python -m bench.alerts --quick   # smoke run: 2 bursts, cheap models, saves nothing
+    .venv/bin/python -m bench.alerts --render  # alerts.md again from alerts.json
 
 Writes bench/results/alerts.json and bench/results/alerts.md.
 """
@@ -17,6 +18,7 @@ Writes bench/results/alerts.json and bench/results/alerts.md.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -29,8 +31,8 @@ from bench import alert_report, common
 from bench.alert_replay import (
     DETECTORS,
     KINDS,
-    episodes,
     eligible_windows,
+    episodes,
     fired_by,
     plan_bursts,
     replay,
@@ -122,7 +124,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 bursts, cheap models, nothing saved")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite alerts.md from the saved alerts.json")
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((common.RESULTS / "alerts.json").read_text())
+        common.write_results("alerts", saved, alert_report.markdown(saved))
+        return
     bursts = 2 if args.quick else args.bursts
     config = DetectorConfig()
     started = time.perf_counter()
