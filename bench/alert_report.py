@@ -185,6 +185,8 @@ def markdown(report: dict[str, Any]) -> str:
         "documents by f, `share_xf` adds negatives until the share is f x the usual, "
         f"`buzz_xf` multiplies all its documents by f; windows hold >= {cfg['min_volume']} "
         "novel documents, lie past the first two days and away from any un-injected alarm. "
+        "Monitored days: each entity's windows after the stream's first two days (the "
+        "product judges nothing earlier), summed over entities. "
         f"Bursts per entity and kind: up to {report['bursts_per_entity_kind']}; "
         f"run took {report['seconds']:.0f} s.", ""]
     lines += [*goals(report), ""]
