@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     alert_horizon_days: float = Field(default=2.0, gt=0, description="An alert episode whose "
                                       "windows all ended more than this many days before "
                                       "monitoring ran is backfill: kept, never paged.")
+    alert_alpha: float = Field(default=1e-5, gt=0, lt=1, description="Upper-tail "
+                               "probability under the count model at which a window's "
+                               "(negative) volume fires: larger pages sooner and more often.")
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="Where mapped tasks (scoring chunks, monitoring, "
         "publishing batches) run: threads of this process, local processes, or a Dask "

@@ -89,3 +89,22 @@ def test_the_detect_command_prints_and_writes_the_alarms(tmp_path: Path,
     assert ",negative volume|volume|negative share," in lines[1]
     bad = CliRunner().invoke(app, ["detect", str(write(tmp_path / "b.csv", "entity,x", ["a,1"]))])
     assert bad.exit_code == 2 and "missing column 'window_start'" in bad.output
+
+
+def test_the_count_alpha_setting_decides_whether_a_modest_surge_fires(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    hours = 24 * 21 + 16
+    path = write(tmp_path / "series.csv", "entity,window_start,volume",
+                 hourly("Acme", hours, 10, None, {hours - 1: (17, 0)}))
+    found: dict[str, str] = {}
+    for alpha in ("1e-5", "0.05"):
+        monkeypatch.setenv("SENTREC_ALERT_ALPHA", alpha)
+        result = CliRunner().invoke(app, ["detect", str(path)])
+        assert result.exit_code == 0, result.output
+        found[alpha] = result.output.split(" alarms in ")[0].split()[-1]
+    assert found == {"1e-5": "0", "0.05": "1"}
