@@ -80,8 +80,8 @@ def test_airline_tweets_records_rejects_and_first_labels(tmp_path: Path) -> None
     raw = parsed.rejects["raw"][-1]
     assert raw.startswith("1008,") and "\ncard [CARD]" in raw and "4111" not in raw
     assert parsed.labels.rows() == [
-        ("message", "airline-tweets", "1001", "negative", "airline-tweets", 1.0),
-        ("message", "airline-tweets", "1002", "positive", "airline-tweets", 0.6),
+        ("message", "airline-tweets", "1001", "sentiment", "negative", "airline-tweets", 1.0),
+        ("message", "airline-tweets", "1002", "sentiment", "positive", "airline-tweets", 0.6),
     ]
 
 
@@ -167,8 +167,8 @@ def test_canonical_csv(tmp_path: Path) -> None:
         (7, "label must be negative, neutral or positive (label is 'meh')"),
     ]
     assert parsed.labels.rows() == [
-        ("message", "canonical", "m1", "negative", "canonical", None),
-        ("message", "canonical", "m3", "positive", "canonical", None),
+        ("message", "canonical", "m1", "sentiment", "negative", "canonical", None),
+        ("message", "canonical", "m3", "sentiment", "positive", "canonical", None),
     ]
 
 
