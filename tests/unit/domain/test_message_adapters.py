@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from hashlib import sha1
 from pathlib import Path
 
 import polars as pl
@@ -170,6 +171,37 @@ def test_canonical_csv(tmp_path: Path) -> None:
         ("message", "canonical", "m1", "sentiment", "negative", "canonical", None),
         ("message", "canonical", "m3", "sentiment", "positive", "canonical", None),
     ]
+
+
+def test_canonical_intent_column_gives_intent_labels_beside_sentiment(tmp_path: Path) -> None:
+    long_name = "x" * 65
+    path = write(tmp_path / "chats.csv", (
+        "message_id,created_at,text,label,intent\n"
+        "m1,2024-03-01,where is my card,negative, Card_Arrival \n"
+        "m2,2024-03-01,thanks,positive,\n"
+        f"m3,2024-03-01,hello,,{long_name}\n"))
+    parsed = parse_messages(path)
+    assert parsed.labels.select("doc_id", "kind", "label").rows() == [
+        ("m1", "sentiment", "negative"), ("m2", "sentiment", "positive"),
+        ("m1", "intent", "card_arrival")]
+    assert parsed.rejects.select("line", "reason").rows() == [
+        (4, "intent must be 1 to 64 characters")]
+
+
+def test_banking77_rows_are_customer_messages_with_an_intent(tmp_path: Path) -> None:
+    path = write(tmp_path / "train.csv", 'text,category\n"\nHow do I unblock my PIN?",'
+                 "pin_blocked\nmy card 4111 1111 1111 1111 was taken,card_swallowed\n"
+                 "no intent here,\n")
+    parsed = parse_messages(path)
+    assert parsed.format == "banking77"
+    assert parsed.records.select("author_role", "created_at", "text").rows() == [
+        ("customer", utc(2020, 2, 18), "How do I unblock my PIN?"),
+        ("customer", utc(2020, 2, 18), "my card [CARD] was taken")]
+    assert parsed.labels.select("kind", "label", "origin").rows() == [
+        ("intent", "pin_blocked", "banking77"), ("intent", "card_swallowed", "banking77")]
+    assert parsed.rejects.select("line", "reason").rows() == [(5, "missing category")]
+    # Ids are hashes of the redacted text: no card number can be recovered from them.
+    assert parsed.records["message_id"][1] == sha1(b"my card [CARD] was taken").hexdigest()
 
 
 PII_COLUMNS = (
