@@ -42,6 +42,14 @@ class SentimentProfile(StrEnum):
     FAST = "fast"
     ACCURATE = "accurate"
 
+class IntentFeatures(StrEnum):
+    """What the intent classifier reads: frozen MiniLM sentence vectors, TF-IDF words, or both."""
+
+    MINILM_TFIDF = "minilm-tfidf"
+    MINILM = "minilm"
+    TFIDF = "tfidf"
+
+
 AUTHOR_ROLES = ("customer", "agent")
 # "interact" is implicit feedback with no kind given (the one-line-per-user sequence files).
 EVENT_KINDS = ("view", "click", "cart", "purchase", "rate", "return", "interact")
