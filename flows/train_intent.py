@@ -88,15 +88,15 @@ def train_intent(*, engine: Engine, models_dir: Path,
 
 @flow(name="train-intent", persist_result=False)
 @redacted_errors
-def train_intent_flow(settings: Settings | None = None,
-                      features: IntentFeatures = IntentFeatures.MINILM_TFIDF,
+def train_intent_flow(settings: Settings | None = None, features: str = "minilm-tfidf",
                       seed: int = 0) -> IntentTraining:
     """Train an intent model on the store's intent labels; it goes live only if it beats the
-    active one on the same held-out messages."""
+    active one on the same held-out messages. ``features`` is an IntentFeatures value (a plain
+    string, as Prefect records parameters)."""
     settings = settings or Settings()
     outcome = train_intent(engine=ready_engine(settings), models_dir=settings.home / "models",
-                           features=features, seed=seed)
-    lines = [f"# Intent {features.value} v{outcome.version.version}", "",
+                           features=IntentFeatures(features), seed=seed)
+    lines = [f"# Intent {features} v{outcome.version.version}", "",
              f"{outcome.intents} intents; trained on {outcome.train_size:,} labelled messages, "
              f"evaluated on {outcome.test_size:,} held out (80/20 stratified, seed 0). "
              f"Answers None under confidence {outcome.threshold:.2f}.", "",

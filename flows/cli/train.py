@@ -49,7 +49,8 @@ def train_intent(
     from flows.train_intent import train_intent_flow
 
     with console.status(f"training the {features.value} intent model"):
-        result = train_intent_flow(settings=Settings(), features=features, seed=seed)
+        result = train_intent_flow(settings=Settings(), features=features.value,
+                                   seed=seed)
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
     console.print(f"intent v{result.version.version} ({features.value}, {result.intents} "
                   f"intents): {metrics} on {result.test_size:,} held-out messages; answers "
