@@ -35,14 +35,17 @@ THRESHOLDS = np.round(np.arange(0.0, 1.0, 0.01), 2)
 
 
 def fit_intent(texts: Sequence[str], labels: Sequence[str], *, config: IntentConfig | None = None,
-               seed: int = 0, embedder: SentenceEmbedder | None = None) -> IntentModel:
-    """An intent model on every text, with the threshold chosen as the module says."""
+               seed: int = 0, embedder: SentenceEmbedder | None = None,
+               vectors: NDArray[np.float32] | None = None) -> IntentModel:
+    """An intent model on every text, with the threshold chosen as the module says;
+    ``vectors`` are the texts' sentence vectors when already computed (by ``embedder``)."""
     config = config or IntentConfig()
     if len(set(labels)) < MIN_INTENTS:
         raise ValueError(f"{len(set(labels))} intents: an intent model needs at least "
                          f"{MIN_INTENTS}")
     embedder = embedder or (SentenceEmbedder(config.embed) if config.use_minilm else None)
-    vectors = embedder.embed(texts) if embedder is not None else None
+    if vectors is None and embedder is not None:
+        vectors = embedder.embed(texts)
     threshold = choose_threshold(texts, labels, vectors, config=config, seed=seed,
                                  embedder=embedder)
     model = _fit(texts, labels, vectors, config=config, seed=seed, embedder=embedder)
