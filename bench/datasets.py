@@ -62,6 +62,14 @@ def support_records(data_dir: Path) -> pl.DataFrame:
     return parsed.records.filter(pl.col("author_role") == "customer")
 
 
+def load_banking77(data_dir: Path, split: str) -> tuple[list[str], list[str]]:
+    """Texts and intents of a Banking77 split (``train`` or ``test``), every row of the file
+    in order, read by the production adapter (texts trimmed and redacted as stored)."""
+    parsed = parse_messages(data_dir / "banking77" / f"{split}.csv", fmt="banking77")
+    intents = dict(zip(parsed.labels["doc_id"], parsed.labels["label"], strict=True))
+    return parsed.records["text"].to_list(), [intents[i] for i in parsed.records["message_id"]]
+
+
 def raw_tweet_texts(data_dir: Path) -> list[str]:
     """The unredacted texts of the airline and the support tweets (29,736), in file order.
 

@@ -26,11 +26,29 @@ class Stream(StrEnum):
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 
+class LabelKind(StrEnum):
+    """What a stored label names: a sentiment class, or what the customer wants."""
+
+    SENTIMENT = "sentiment"
+    INTENT = "intent"
+
+
+MAX_LABEL_LENGTH = 64  # characters of a label name the store keeps (intents are snake_case)
+
+
 class SentimentProfile(StrEnum):
     """The sentiment models sentrec trains: a small attention encoder, or fine-tuned MiniLM."""
 
     FAST = "fast"
     ACCURATE = "accurate"
+
+class IntentFeatures(StrEnum):
+    """What the intent classifier reads: frozen MiniLM sentence vectors, TF-IDF words, or both."""
+
+    MINILM_TFIDF = "minilm-tfidf"
+    MINILM = "minilm"
+    TFIDF = "tfidf"
+
 
 AUTHOR_ROLES = ("customer", "agent")
 # "interact" is implicit feedback with no kind given (the one-line-per-user sequence files).
@@ -84,6 +102,7 @@ LABEL_SCHEMA: dict[str, pl.DataType] = {
     "doc_kind": pl.String(),  # "message" or "news"
     "source": pl.String(),
     "doc_id": pl.String(),
+    "kind": pl.String(),  # a LabelKind
     "label": pl.String(),
     "origin": pl.String(),
     "agreement": pl.Float64(),

@@ -8,11 +8,13 @@ compare.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine
 
 from storage.registry import (
@@ -58,3 +60,11 @@ def register_and_promote(*, engine: Engine, candidate: Candidate,
                                   champion_rescored=rescored)
     log.info("%s v%d: %s", candidate.name, version.version, promotion.reason)
     return promotion
+
+
+def labels_eval_set(documents: pl.DataFrame, test_rows: list[int]) -> str:
+    """A name for held-out labelled documents (``doc_kind``, ``doc_id`` columns): two runs on
+    the same labels share it, so their figures compare directly."""
+    keys = sorted(f"{documents['doc_kind'][i]}:{documents['doc_id'][i]}" for i in test_rows)
+    digest = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
+    return f"labels-80-20-seed0:{len(keys)}:{digest}"

@@ -6,13 +6,11 @@ held-out fifth is the evaluation set on which challenger and champion are compar
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
@@ -20,7 +18,7 @@ from sqlalchemy import Engine
 from domain.errors import InvalidInputError, NotReadyError
 from domain.records import SentimentProfile
 from domain.settings import Settings
-from flows.promotion import Candidate, register_and_promote
+from flows.promotion import Candidate, labels_eval_set, register_and_promote
 from flows.runtime import ready_engine, redacted_errors
 from storage.registry import SENTIMENT, Promotion, VersionInfo
 from storage.scores import labelled_documents
@@ -86,19 +84,12 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
         return evaluate_texts(model, test_texts, test_labels)[PRIMARY_METRIC]
 
     promotion = register_and_promote(engine=engine, rescore=rescore, candidate=Candidate(
-        name=SENTIMENT, eval_set=_eval_set(documents, test_rows), primary_metric=PRIMARY_METRIC,
-        metrics=metrics, artifact_path=str(path), sha256=sha256,
+        name=SENTIMENT, eval_set=labels_eval_set(documents, test_rows),
+        primary_metric=PRIMARY_METRIC, metrics=metrics, artifact_path=str(path), sha256=sha256,
         params={"profile": profile, "seed": seed, "train_size": len(train_rows),
                 "origins": sorted(documents["origin"].unique().to_list())}))
     return SentimentTraining(promotion.candidate, promotion, metrics, len(train_rows),
                              len(test_rows))
-
-
-def _eval_set(documents: pl.DataFrame, test_rows: list[int]) -> str:
-    """A name for the held-out documents: two runs on the same labels share it."""
-    keys = sorted(f"{documents['doc_kind'][i]}:{documents['doc_id'][i]}" for i in test_rows)
-    digest = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:16]
-    return f"labels-80-20-seed0:{len(keys)}:{digest}"
 
 
 @flow(name="train-sentiment", persist_result=False)

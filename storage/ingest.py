@@ -128,7 +128,7 @@ def _write_batch(engine: Engine, parsed: Parsed, path: Path, file_sha256: str, f
         labels = insert_ignore(
             connection, table_of(Label),
             parsed.labels.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")),
-            ("doc_kind", "source", "doc_id", "origin"), chunk_rows=chunk_rows)
+            ("doc_kind", "source", "doc_id", "kind", "origin"), chunk_rows=chunk_rows)
         items = 0
         if parsed.items is not None:
             items = insert_ignore(

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # The registered model families; each has at most one active version.
 SENTIMENT = "sentiment"
 RECOMMENDER = "recommender"
+INTENT = "intent"
 
 
 @dataclass(frozen=True)

@@ -170,16 +170,21 @@ class Item(Base):
 
 
 class Label(Base):
-    """A training label for a message or news item, with the dataset it came from."""
+    """A training label for a message or news item, with the dataset it came from.
+
+    ``kind`` says what the label names: a sentiment class, or a customer's intent (Banking77's
+    ``card_arrival``); one document may carry one of each from the same dataset.
+    """
 
     __tablename__ = "labels"
-    __table_args__ = (UniqueConstraint("doc_kind", "source", "doc_id", "origin"),)
+    __table_args__ = (UniqueConstraint("doc_kind", "source", "doc_id", "kind", "origin"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     doc_kind: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(64))
     doc_id: Mapped[str] = mapped_column(String(128))
-    label: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), server_default="sentiment")
+    label: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(64))
     # Share of annotators who agreed (PhraseBank 0.5 / 0.66 / 0.75 / 1.0), or a confidence.
     agreement: Mapped[float | None] = mapped_column(Float)

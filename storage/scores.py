@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy import Engine, and_, exists, func, literal, select, union_all
 
-from domain.records import as_utc
+from domain.records import LabelKind, as_utc
 from domain.windows import SCORED_SCHEMA
 from storage.bulk import insert_ignore
 from storage.ingest import table_of
@@ -29,8 +29,10 @@ SCORE_COLUMNS = {"doc_kind": pl.String(), "doc_id": pl.Int64(), "model_version_i
                  "sentences": pl.Int64(), "scored_at": pl.Datetime("us", "UTC")}
 
 
-def labelled_documents(*, engine: Engine, origins: list[str] | None = None) -> pl.DataFrame:
-    """(doc_kind, doc_id, text, label, origin, agreement), one row per document.
+def labelled_documents(*, engine: Engine, origins: list[str] | None = None,
+                       kind: LabelKind = LabelKind.SENTIMENT) -> pl.DataFrame:
+    """(doc_kind, doc_id, text, label, origin, agreement), one row per document with a
+    ``kind`` label.
 
     A document labelled by several origins (PhraseBank's nested agreement files) keeps the
     label of the highest agreement, so it is counted once.
@@ -39,12 +41,14 @@ def labelled_documents(*, engine: Engine, origins: list[str] | None = None) -> p
         select(Label.doc_kind, Message.id.label("doc_id"), Message.text.label("text"),
                Label.label, Label.origin, Label.agreement)
         .join(Message, and_(Label.doc_kind == "message", Message.source == Label.source,
-                            Message.message_id == Label.doc_id)))
+                            Message.message_id == Label.doc_id))
+        .where(Label.kind == kind.value))
     news_labels = (
         select(Label.doc_kind, News.id.label("doc_id"), News.headline.label("text"),
                Label.label, Label.origin, Label.agreement)
         .join(News, and_(Label.doc_kind == "news", News.source == Label.source,
-                         News.news_id == Label.doc_id)))
+                         News.news_id == Label.doc_id))
+        .where(Label.kind == kind.value))
     if origins:
         message_labels = message_labels.where(Label.origin.in_(origins))
         news_labels = news_labels.where(Label.origin.in_(origins))

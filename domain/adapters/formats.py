@@ -10,6 +10,7 @@ class MessageFormat(StrEnum):
     AIRLINE_TWEETS = "airline-tweets"  # Twitter US Airline Sentiment, Tweets.csv
     TWCS = "twcs"  # Customer Support on Twitter
     TWCS_LABELLED = "twcs-labelled"  # TWCS exports with a company column and topic flags
+    BANKING77 = "banking77"  # PolyAI Banking77 text,category files: intents to labels
     CANONICAL = "canonical"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from domain.adapters.banking77 import BAD_INTENT, bad_intent, banking77, intent_expr
 from domain.adapters.common import (
     BAD_LABEL,
     BAD_TIME,
@@ -37,6 +38,7 @@ from domain.records import (
     MESSAGE_SCHEMA,
     SENTIMENT_LABELS,
     UTC_TIME,
+    LabelKind,
     Parsed,
     Stream,
 )
@@ -49,6 +51,7 @@ _SIGNATURES = {
     "twcs": {"tweet_id", "author_id", "inbound", "created_at", "text"},
     "twcs-labelled": {"tweet_id", "author_id", "inbound", "created_at", "text", "company"},
     "canonical": {"message_id", "text", "created_at"},
+    "banking77": {"text", "category"},
 }
 # ISO 8601 after normalising "T" to a space and "Z" to "+00:00"; %.f also accepts no fraction.
 def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = None,
@@ -67,7 +70,9 @@ def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = N
     require_rows(table)
     # Never the file name: a renamed copy or a dated daily file is the same source.
     source = source or fmt
-    frame = _PARSERS[fmt](table)
+    # Banking77 ids are hashes of the text: of the redacted text, so no PII hides in them.
+    frame = banking77(table, regions=phone_regions) if fmt == "banking77" else \
+        _PARSERS[fmt](table)
     good, rejects = split_rejects(table, frame, redact=partial(redact, regions=phone_regions))
     rejects = rejects.with_columns(redact_series(rejects["reason"], regions=phone_regions))
     good = good.with_columns(
@@ -80,16 +85,25 @@ def parse_messages(path: Path, *, fmt: str | None = None, source: str | None = N
         pl.lit(source).alias("source"), "message_id", "conversation_id", "author_role",
         "entity", "channel", pl.col("created_at").cast(UTC_TIME), "text",
     )
-    labels = good.filter(pl.col("_label").is_not_null()).select(
-        pl.lit("message").alias("doc_kind"), pl.lit(source).alias("source"),
-        pl.col("message_id").alias("doc_id"), pl.col("_label").alias("label"),
-        pl.lit(source if fmt == "canonical" else fmt).alias("origin"),
-        pl.col("_agreement").alias("agreement"),
-    ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
+    origin = source if fmt == "canonical" else fmt
+    labels = pl.concat([_labels(good, source, origin, LabelKind.SENTIMENT, "_label"),
+                        _labels(good, source, origin, LabelKind.INTENT, "_intent")])
     return Parsed(stream=Stream.MESSAGES, source=source, rows_read=table.frame.height,
                   records=records.cast(pl.Schema(MESSAGE_SCHEMA)), rejects=rejects, labels=labels,
                   format=fmt, encoding=table.encoding, lines=good[LINE],
                   raw_line=raw_reader(table, redact))
+
+
+def _labels(good: pl.DataFrame, source: str, origin: str, kind: LabelKind,
+            column: str) -> pl.DataFrame:
+    """The ``kind`` labels the rows carry in ``column``; a repeated id keeps its first."""
+    agreement = pl.col("_agreement") if kind is LabelKind.SENTIMENT else pl.lit(None)
+    return good.filter(pl.col(column).is_not_null()).select(
+        pl.lit("message").alias("doc_kind"), pl.lit(source).alias("source"),
+        pl.col("message_id").alias("doc_id"), pl.lit(kind.value).alias("kind"),
+        pl.col(column).alias("label"), pl.lit(origin).alias("origin"),
+        agreement.alias("agreement"),
+    ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
 
 
 def detect_message_format(path: Path, *, encoding: str | None = None) -> str:
@@ -139,6 +153,7 @@ def _airline_tweets(table: TextTable) -> pl.DataFrame:
         pl.col("airline_sentiment").str.strip_chars().str.to_lowercase().alias("_label"),
         pl.col("airline_sentiment_confidence").str.strip_chars()
         .cast(pl.Float64, strict=False).alias("_agreement"),
+        pl.lit(None, pl.String).alias("_intent"),
     )
     return frame.with_columns(first_reason(
         (blank("tweet_id"), "missing tweet_id"),
@@ -179,7 +194,8 @@ def _twcs(table: TextTable, *, labelled: bool = False) -> pl.DataFrame:
         entity = frame.select(pl.coalesce(_text_or_null("company"), entity)).to_series()
     frame = frame.with_columns(conversation, entity.alias("entity"),
                                pl.lit(None, pl.String).alias("_label"),
-                               pl.lit(None, pl.Float64).alias("_agreement"))
+                               pl.lit(None, pl.Float64).alias("_agreement"),
+                               pl.lit(None, pl.String).alias("_intent"))
     return frame.with_columns(first_reason(
         (blank("tweet_id"), "missing tweet_id"),
         (blank("text"), "empty text"),
@@ -193,7 +209,8 @@ def _twcs(table: TextTable, *, labelled: bool = False) -> pl.DataFrame:
 def _canonical(table: TextTable) -> pl.DataFrame:
     table.require(["message_id", "text", "created_at"])
     frame = table.frame
-    for name in ("conversation_id", "author_role", "entity", "channel", "label", "agreement"):
+    for name in ("conversation_id", "author_role", "entity", "channel", "label", "agreement",
+                 "intent"):
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(name))
     role = pl.col("author_role").str.strip_chars().str.to_lowercase()
@@ -207,6 +224,7 @@ def _canonical(table: TextTable) -> pl.DataFrame:
         iso_times("created_at").alias("_created_at"),
         _text_or_null("label").str.to_lowercase().alias("_label"),
         pl.col("agreement").str.strip_chars().cast(pl.Float64, strict=False).alias("_agreement"),
+        intent_expr("intent").alias("_intent"),
     )
     return frame.with_columns(first_reason(
         (blank("message_id"), "missing message_id"),
@@ -216,6 +234,7 @@ def _canonical(table: TextTable) -> pl.DataFrame:
         (pl.col("_label").is_not_null() & ~pl.col("_label").is_in(SENTIMENT_LABELS), BAD_LABEL),
         (~blank("agreement") & ~pl.col("_agreement").is_between(0.0, 1.0).fill_null(False),
          "agreement must be a number from 0 to 1"),
+        (bad_intent(), BAD_INTENT),
     )).with_columns(name_values((BAD_TIME, "created_at"),
                                 ("author_role must be customer or agent", "author_role"),
                                 (BAD_LABEL, "label")),

@@ -44,7 +44,15 @@ from domain.readers import (
     read_bytes,
     read_table,
 )
-from domain.records import LABEL_SCHEMA, NEWS_SCHEMA, SENTIMENT_LABELS, UTC_TIME, Parsed, Stream
+from domain.records import (
+    LABEL_SCHEMA,
+    NEWS_SCHEMA,
+    SENTIMENT_LABELS,
+    UTC_TIME,
+    LabelKind,
+    Parsed,
+    Stream,
+)
 
 FORMATS = tuple(NewsFormat)
 _HEADLINE_SOURCES = ("cnbc", "guardian", "reuters")
@@ -80,7 +88,8 @@ def parse_news(path: Path, *, fmt: str | None = None, source: str | None = None,
     ).cast(pl.Schema(NEWS_SCHEMA))
     labels = good.filter(pl.col("_label").is_not_null()).select(
         pl.lit("news").alias("doc_kind"), pl.lit(source).alias("source"),
-        pl.col("news_id").alias("doc_id"), pl.col("_label").alias("label"),
+        pl.col("news_id").alias("doc_id"), pl.lit(LabelKind.SENTIMENT.value).alias("kind"),
+        pl.col("_label").alias("label"),
         pl.lit(origin or source).alias("origin"), pl.col("_agreement").alias("agreement"),
     ).unique(subset=["doc_id"], keep="first", maintain_order=True).cast(pl.Schema(LABEL_SCHEMA))
     return Parsed(stream=Stream.NEWS, source=source, rows_read=table.frame.height,

@@ -1,4 +1,4 @@
-"""``sentrec train sentiment|recommender``: champion/challenger training."""
+"""``sentrec train sentiment|intent|recommender``: champion/challenger training."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from domain.errors import InvalidInputError
-from domain.records import SentimentProfile
+from domain.records import IntentFeatures, SentimentProfile
 from domain.settings import Settings
 from flows.cli.output import console
 
@@ -35,6 +35,26 @@ def train_sentiment(
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
     console.print(f"sentiment v{result.version.version} ({profile.value}): {metrics} on "
                   f"{result.test_size:,} held-out documents; "
+                  f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
+
+
+@app.command("intent")
+def train_intent(
+    features: Annotated[IntentFeatures, typer.Option(
+        help="minilm-tfidf (frozen MiniLM vectors and TF-IDF words), minilm or tfidf.")
+    ] = IntentFeatures.MINILM_TFIDF,
+    seed: int = 0,
+) -> None:
+    """Train the intent classifier on the store's intent labels; it goes live only if it wins."""
+    from flows.train_intent import train_intent_flow
+
+    with console.status(f"training the {features.value} intent model"):
+        result = train_intent_flow(settings=Settings(), features=features.value,
+                                   seed=seed)
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
+    console.print(f"intent v{result.version.version} ({features.value}, {result.intents} "
+                  f"intents): {metrics} on {result.test_size:,} held-out messages; answers "
+                  f"'unknown' under confidence {result.threshold:.2f}; "
                   f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
 
 

@@ -27,6 +27,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (["monitor", "--window", "week"], "'week' is not one of"),
     (["report", "--window", "week"], "'week' is not one of"),
     (["train", "sentiment", "--profile", "huge"], "'huge' is not one of"),
+    (["train", "intent", "--features", "bert"], "'bert' is not one of"),
     (["batches", "--stream", "tweets"], "'tweets' is not one of"),
 ])
 def test_a_choice_is_checked_at_once(home: Path, tmp_path: Path, args: list[str],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from hashlib import sha1
 from pathlib import Path
 
 import polars as pl
@@ -80,8 +81,8 @@ def test_airline_tweets_records_rejects_and_first_labels(tmp_path: Path) -> None
     raw = parsed.rejects["raw"][-1]
     assert raw.startswith("1008,") and "\ncard [CARD]" in raw and "4111" not in raw
     assert parsed.labels.rows() == [
-        ("message", "airline-tweets", "1001", "negative", "airline-tweets", 1.0),
-        ("message", "airline-tweets", "1002", "positive", "airline-tweets", 0.6),
+        ("message", "airline-tweets", "1001", "sentiment", "negative", "airline-tweets", 1.0),
+        ("message", "airline-tweets", "1002", "sentiment", "positive", "airline-tweets", 0.6),
     ]
 
 
@@ -167,9 +168,40 @@ def test_canonical_csv(tmp_path: Path) -> None:
         (7, "label must be negative, neutral or positive (label is 'meh')"),
     ]
     assert parsed.labels.rows() == [
-        ("message", "canonical", "m1", "negative", "canonical", None),
-        ("message", "canonical", "m3", "positive", "canonical", None),
+        ("message", "canonical", "m1", "sentiment", "negative", "canonical", None),
+        ("message", "canonical", "m3", "sentiment", "positive", "canonical", None),
     ]
+
+
+def test_canonical_intent_column_gives_intent_labels_beside_sentiment(tmp_path: Path) -> None:
+    long_name = "x" * 65
+    path = write(tmp_path / "chats.csv", (
+        "message_id,created_at,text,label,intent\n"
+        "m1,2024-03-01,where is my card,negative, Card_Arrival \n"
+        "m2,2024-03-01,thanks,positive,\n"
+        f"m3,2024-03-01,hello,,{long_name}\n"))
+    parsed = parse_messages(path)
+    assert parsed.labels.select("doc_id", "kind", "label").rows() == [
+        ("m1", "sentiment", "negative"), ("m2", "sentiment", "positive"),
+        ("m1", "intent", "card_arrival")]
+    assert parsed.rejects.select("line", "reason").rows() == [
+        (4, "intent must be 1 to 64 characters")]
+
+
+def test_banking77_rows_are_customer_messages_with_an_intent(tmp_path: Path) -> None:
+    path = write(tmp_path / "train.csv", 'text,category\n"\nHow do I unblock my PIN?",'
+                 "pin_blocked\nmy card 4111 1111 1111 1111 was taken,card_swallowed\n"
+                 "no intent here,\n")
+    parsed = parse_messages(path)
+    assert parsed.format == "banking77"
+    assert parsed.records.select("author_role", "created_at", "text").rows() == [
+        ("customer", utc(2020, 2, 18), "How do I unblock my PIN?"),
+        ("customer", utc(2020, 2, 18), "my card [CARD] was taken")]
+    assert parsed.labels.select("kind", "label", "origin").rows() == [
+        ("intent", "pin_blocked", "banking77"), ("intent", "card_swallowed", "banking77")]
+    assert parsed.rejects.select("line", "reason").rows() == [(5, "missing category")]
+    # Ids are hashes of the redacted text: no card number can be recovered from them.
+    assert parsed.records["message_id"][1] == sha1(b"my card [CARD] was taken").hexdigest()
 
 
 PII_COLUMNS = (

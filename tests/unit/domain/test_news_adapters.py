@@ -129,8 +129,9 @@ def test_phrasebank_latin1(tmp_path: Path) -> None:
         (7, "@neutral", "empty sentence"),
     ]
     assert parsed.labels.rows() == [
-        ("news", "phrasebank", sha1(seppala), "negative", "phrasebank-66", 0.66),
-        ("news", "phrasebank", sha1("Nokia profit rose ."), "positive", "phrasebank-66", 0.66),
+        ("news", "phrasebank", sha1(seppala), "sentiment", "negative", "phrasebank-66", 0.66),
+        ("news", "phrasebank", sha1("Nokia profit rose ."), "sentiment", "positive",
+         "phrasebank-66", 0.66),
     ]
 
 
@@ -171,7 +172,8 @@ def test_canonical_news(tmp_path: Path) -> None:
         (5, "unparseable time (published_at is '2024-02-31')"),
         (6, "label must be negative, neutral or positive (label is 'great')"),
     ]
-    assert parsed.labels.rows() == [("news", "canonical", "n1", "positive", "canonical", None)]
+    assert parsed.labels.rows() == [
+        ("news", "canonical", "n1", "sentiment", "positive", "canonical", None)]
 
 
 def test_canonical_jsonl_entities_list(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Support models: what a customer wants (intent) from short messages."""

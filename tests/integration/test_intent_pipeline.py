@@ -1,0 +1,47 @@
+"""`sentrec train intent` on intent labels in the store: a model goes live, and the loader
+answers with it; before any intent model exists, learned topics stand in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from domain.settings import Settings
+from flows.intent import IntentAnswer, guess_intents, live_intent_model
+from flows.runtime import ready_engine
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "intents.csv"
+
+
+def test_cli_trains_an_intent_model_that_goes_live(prefect_harness: None, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.cli import app
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    not_ready = runner.invoke(app, ["train", "intent"])
+    assert not_ready.exit_code == 2
+    assert "0 intents with 2+ labelled messages" in not_ready.output
+    ingested = runner.invoke(app, ["ingest", "messages", str(DATA)])
+    assert ingested.exit_code == 0, ingested.output
+    assert "banking77" in ingested.output
+    result = runner.invoke(app, ["train", "intent"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "intent v1 (minilm-tfidf, 5 intents)" in output
+    assert "on 8 held-out messages" in output and "promoted" in output
+    engine = ready_engine(Settings())
+    assert live_intent_model(engine=engine) is not None
+    answers = guess_intents(engine=engine, models_dir=tmp_path / "home" / "models",
+                            texts=["When will my new card arrive?", "asdkjh qwpoeiru zxcmvn"])
+    assert [(a.label, a.source) for a in answers] == [("card_arrival", "intent"),
+                                                      (None, "intent")]
+
+
+def test_without_an_intent_model_topics_stand_in(engine: Engine, tmp_path: Path) -> None:
+    answers = guess_intents(engine=engine, models_dir=tmp_path, texts=["where is my card"])
+    assert answers == [IntentAnswer(None, 0.0, "topic")]
