@@ -38,7 +38,7 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 # Agent sign-offs: "^JK", "*TJ", "-Becky", "- Sam", "/CM", "~AB" at the end of a reply.
 _SIGNATURE = re.compile(r"\s*(?:[\^*~/]\s?[a-z]{1,4}|[-\u2013\u2014]\s?[a-z]{2,12})\s*$")
 # A name after a greeting or thanks at the start: "Hi Sarah," "Thanks, Tom!" "Hey there".
-_GREETING = re.compile(r"^(hi|hey|hello|dear|thanks|thank you|sorry)[,!]?\s+[a-z]+(?=[,!.:\s])")
+_GREETING = re.compile(r"^(hi|hey|hello|dear|thanks|thank you|sorry)[,!]?\s+[a-z]+(?=[,!.:])")
 _PLACEHOLDER = re.compile(r"\[(?:email|phone|card|iban)\]|__email__|\bid-[0-9a-f]{6,}\b")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _NON_WORD = re.compile(r"[^\w<>]+")

@@ -1,0 +1,1 @@
+"""Similar resolved support cases: the turn encoder and the case index."""
