@@ -74,7 +74,8 @@ def load_turn_encoder() -> TurnEncoder:
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # no bar on a command's terminal or API log
+    # No progress bar on a command's terminal or in the API's log.
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     encoder = AutoModel.from_pretrained(minilm_path())
     return TurnEncoder(MeanPooledEncoder(encoder), minilm_tokenizer(),
                        file_sha256(weights_file()))
