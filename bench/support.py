@@ -1,6 +1,6 @@
 """Similar resolved cases: ranking held-out agent replies, beside BM25 and TF-IDF (same run).
 
-    nice -n 10 python -m bench.support [--holdout 0.2] [--threads 2]
+    nice -n 10 python -m bench.support [--holdout 0.2] [--threads 2] [--tune-minutes 8]
 
 Reads the TWCS threads file through the product's adapter and pairing
 (``domain.conversations.pair_turns``), splits the threads by time (the latest ``--holdout``
@@ -12,7 +12,10 @@ the held-out agent replies, all of them and the same brand's, by:
 - ``minilm``: MiniLM cosine of the turn and the reply;
 - ``minilm-cases``: the replies of the turn's most similar past turns (the case index),
   softmax-weighted by similarity, each compared with the candidate reply by MiniLM cosine;
-- ``minilm+cases``: the sum of the two.
+- ``minilm+cases``: the sum of the two;
+- ``minilm+bm25``: MiniLM cosine and BM25, each z-scored per turn, summed;
+- ``minilm-tuned*``: the same with MiniLM fine-tuned contrastively on the past pairs
+  (``models.support.tune``; the latest 10% of past pairs decide when to stop).
 
 R@1, R@5 and MRR are over held-out turns (the true reply is the one that answered the turn).
 ``template@3``: the share of held-out turns whose true reply's template
@@ -129,10 +132,58 @@ def lexical_neighbours(sim: np.ndarray, train: pl.DataFrame,
     return near
 
 
-def evaluate(train: pl.DataFrame, test: pl.DataFrame, *, threads: int) -> dict[str, Any]:
+def zscored(scores: np.ndarray) -> np.ndarray:
+    """Each query's scores on one scale (mean 0, sd 1), so two methods can be added."""
+    return (scores - scores.mean(axis=1, keepdims=True)) / (
+        scores.std(axis=1, keepdims=True) + 1e-9)
+
+
+def minilm_rows(encoder: Any, train: pl.DataFrame, test: pl.DataFrame, *, prefix: str,
+                bm25: np.ndarray) -> dict[str, dict[str, float]]:
+    """The MiniLM methods with ``encoder``; template@3 from the product's case index."""
+    from models.support.cases import build_case_index, suggest
+
+    turns, replies = test["customer_text"].to_list(), test["reply_text"].to_list()
+    brands = test["entity"].to_list()
+    index = build_case_index(encoder, train, model_version_id=0)
+    q, r = encoder.encode(turns), encoder.encode(replies)  # (Q, 384), (Q, 384)
+    past_replies = encoder.encode(train["reply_text"].to_list())  # (N, 384)
+    past_turns = np.vstack([index.index.reconstruct(i) for i in range(train.height)])
+    direct = q @ r.T
+    votes = case_votes(q @ past_turns.T, past_replies @ r.T)
+    by_index = {row: i for i, row in enumerate(index.item_ids)}
+    suggested = [[by_index[c.case_id] for s in suggest(index, q[i], k=3, entity=brands[i])
+                  for c in s.cases] for i in range(len(turns))]
+    hit = template_hits(lambda i: suggested[i], train, test)
+    return {f"{prefix}{name}": rank_metrics(scores, brands) | {"template@3": hit}
+            for name, scores in (("", direct), ("-cases", votes), ("+cases", direct + votes),
+                                 ("+bm25", zscored(direct) + zscored(bm25)))}
+
+
+def tuned_encoder(train: pl.DataFrame, minutes: float) -> tuple[Any, dict[str, Any]]:
+    """MiniLM fine-tuned on the past pairs, the latest 10% of them held out for stopping."""
+    from models.support.encoder import load_turn_encoder
+    from models.support.tune import tune_encoder
+    from models.training import TrainConfig
+
+    fit, valid = split_by_time(train, 0.1)
+    encoder = load_turn_encoder()
+    result = tune_encoder(encoder, fit["customer_text"].to_list(), fit["reply_text"].to_list(),
+                          valid=(valid["customer_text"].to_list(),
+                                 valid["reply_text"].to_list()),
+                          config=TrainConfig(lr=2e-5, max_epochs=10, patience=2,
+                                             device="cpu", max_seconds=minutes * 60,
+                                             weight_decay=0.01, warmup_steps=10))
+    return encoder, {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
+                     "valid_mrr": result.best_metric, "stop": result.stop_reason,
+                     "seconds_per_epoch": result.seconds_per_epoch,
+                     "valid_mrr_by_epoch": [h.metric for h in result.history]}
+
+
+def evaluate(train: pl.DataFrame, test: pl.DataFrame, *, threads: int,
+             tune_minutes: float) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     import torch
 
-    from models.support.cases import build_case_index, suggest
     from models.support.encoder import load_turn_encoder
 
     torch.set_num_threads(threads)
@@ -146,21 +197,13 @@ def evaluate(train: pl.DataFrame, test: pl.DataFrame, *, threads: int) -> dict[s
     for name, (scores, past) in lexical.items():
         results[name] = rank_metrics(scores, brands) | {
             "template@3": template_hits(lexical_neighbours(past, train, test), train, test)}
-    encoder = load_turn_encoder()
-    index = build_case_index(encoder, train, model_version_id=0)
-    q, r = encoder.encode(turns), encoder.encode(replies)  # (Q, 384), (Q, 384)
-    past_replies = encoder.encode(train["reply_text"].to_list())  # (N, 384)
-    past_turns = np.vstack([index.index.reconstruct(i) for i in range(train.height)])
-    direct = q @ r.T
-    votes = case_votes(q @ past_turns.T, past_replies @ r.T)
-    by_index = {row: i for i, row in enumerate(index.item_ids)}
-    suggested = [[by_index[c.case_id] for s in suggest(index, q[i], k=3, entity=brands[i])
-                  for c in s.cases] for i in range(len(turns))]
-    hit = template_hits(lambda i: suggested[i], train, test)
-    for name, scores in (("minilm", direct), ("minilm-cases", votes),
-                         ("minilm+cases", direct + votes)):
-        results[name] = rank_metrics(scores, brands) | {"template@3": hit}
-    return results
+    bm25 = lexical["bm25"][0]
+    results |= minilm_rows(load_turn_encoder(), train, test, prefix="minilm", bm25=bm25)
+    tuning: dict[str, Any] = {}
+    if tune_minutes > 0:
+        encoder, tuning = tuned_encoder(train, tune_minutes)
+        results |= minilm_rows(encoder, train, test, prefix="minilm-tuned", bm25=bm25)
+    return results, tuning
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -180,6 +223,13 @@ def markdown(data: dict[str, Any]) -> str:
                      f"{m['brand_mrr']:.3f} | {m['template@3']:.3f} |")
     ratio = rows[best]["all_mrr"] / rows["bm25"]["all_mrr"]
     brand_ratio = rows[best]["brand_mrr"] / rows["bm25"]["brand_mrr"]
+    tuning = data["tuning"]
+    if tuning:
+        lines += ["", f"Fine-tuning (`minilm-tuned*`): {tuning['epochs']} epochs of "
+                  f"{tuning['seconds_per_epoch']:.0f} s, best epoch {tuning['best_epoch']} "
+                  f"(validation MRR by epoch: "
+                  f"{', '.join(f'{m:.3f}' for m in tuning['valid_mrr_by_epoch'])}; stopped: "
+                  f"{tuning['stop']})."]
     lines += ["", f"Candidates per turn: {rows['bm25']['all_candidates']:.0f} (all), "
               f"{rows['bm25']['brand_candidates']:.1f} on average (same brand).", "",
               f"Best MiniLM method `{best}`: MRR {ratio:.2f}x BM25 over all replies, "
@@ -194,6 +244,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tune-minutes", type=float, default=8.0,
+                        help="Budget of contrastive fine-tuning; 0 skips it.")
     args = parser.parse_args()
     pairs = support_pairs(args.data_dir.joinpath(*THREADS_FILE))
     train, test = split_by_time(pairs, args.holdout)
@@ -203,7 +255,9 @@ def main() -> None:
         "threads": {"train": train["conversation_id"].n_unique(),
                     "test": test["conversation_id"].n_unique()},
         "split_at": str(test["turn_at"].min()), "brands": pairs["entity"].n_unique(),
-        "machine": common.machine(), "results": evaluate(train, test, threads=args.threads)}
+        "machine": common.machine()}
+    data["results"], data["tuning"] = evaluate(train, test, threads=args.threads,
+                                               tune_minutes=args.tune_minutes)
     text = markdown(data)
     common.write_results("support", data, text)
     print(text)

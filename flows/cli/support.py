@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -41,10 +42,10 @@ def suggest(text: Annotated[str, typer.Argument(help="The customer's message.")]
     assistant = SupportAssistant(ready_engine(settings), settings.home / "models")
     with console.status("finding similar resolved cases"):
         answer = assistant.answer(text, entity=entity, k=k)
-    print_answer(answer)
+    print_answer(answer, console)
 
 
-def print_answer(answer: SupportAnswer) -> None:
+def print_answer(answer: SupportAnswer, console: Console) -> None:
     """Emotion, intent and the suggestions with the cases behind them."""
     emotion = ("no sentiment model is live yet" if answer.emotion is None else
                ", ".join(f"{label} {p:.2f}" for label, p in answer.emotion.items()))
