@@ -99,13 +99,15 @@ def _thread_pairs(thread: Iterable[dict[str, object]]) -> list[_Open]:
     for row in thread:
         text = clean_turn(str(row["text"]))
         entity = row["entity"] if isinstance(row["entity"], str) else None
+        at = row["created_at"]
+        assert isinstance(at, datetime)
         if row["author_role"] == "customer":
             if current is None or current.reply_id is not None:
-                current = _Open([], "", row["created_at"], entity, [])  # type: ignore[arg-type]
+                current = _Open([], "", at, entity, [])
             if text:
                 current.customer.append(text)
             current.turn_id = str(row["message_id"])
-            current.turn_at = row["created_at"]  # type: ignore[assignment]
+            current.turn_at = at
             current.entity = current.entity or entity
         elif current is not None and current.customer and text:
             if current.reply_id is None:

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from domain.conversations import reply_template
-from domain.errors import InvalidInputError, NotReadyError
+from domain.errors import InvalidInputError
 from models.index import ItemIndex, build_index, load_index
 from models.support.encoder import ENCODER_NAME, TurnEncoder
 
@@ -48,9 +48,6 @@ class Suggestion:
 def build_case_index(encoder: TurnEncoder, pairs: pl.DataFrame, *,
                      model_version_id: int) -> ItemIndex:
     """Embed every pair's customer turn (``domain.conversations.PAIR_SCHEMA`` rows)."""
-    if pairs.is_empty():
-        raise NotReadyError("no answered support conversations to index: ingest threads with "
-                            "customer and agent messages (e.g. TWCS) first")
     vectors = encoder.encode(pairs["customer_text"].to_list())  # (N, 384)
     ids = [f"{s}:{r}" for s, r in pairs.select("source", "reply_id").iter_rows()]
     cases = {"entity": pairs["entity"].fill_null("").to_list(),
