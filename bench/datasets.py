@@ -142,3 +142,11 @@ def load_sequences(name: str, data_dir: Path) -> Sequences:
         return load_sequence_file(path)
     events = parse_events(path).records.unique("event_id", keep="first", maintain_order=True)
     return sequences_from_events(with_event_weights(events, DEFAULT_EVENT_WEIGHTS))
+
+
+def support_pairs(path: Path) -> pl.DataFrame:
+    """(customer turn, agent reply) pairs of a TWCS threads file, as the store would pair them
+    (``domain.conversations.pair_turns`` on the adapter's redacted records)."""
+    from domain.conversations import pair_turns
+
+    return pair_turns(parse_messages(path, fmt="twcs").records)

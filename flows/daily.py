@@ -1,10 +1,11 @@
 """The ``daily`` flow the scheduler runs, and ``sentrec deploy``.
 
 Steps: ingest new files from the landing folders, score, monitor (and write the report),
-retrain when due, publish. Each step is a subflow with retries on transient errors. A step
-that fails leaves what it would have replaced in place (the active model, the active
-recommendation set, earlier alerts); the steps after it that need its output are skipped and
-the run ends failed, naming the step.
+index the support conversations when new replies arrived, retrain when due, publish. Each
+step is a subflow with retries on transient errors. A step that fails leaves what it would
+have replaced in place (the active model, the active recommendation set, the live support
+index, earlier alerts); the steps after it that need its output are skipped and the run ends
+failed, naming the step.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from domain.records import Stream
 from domain.settings import Settings
+from flows.index_conversations import index_conversations, index_due
 from flows.ingest import FLOWS
 from flows.monitor_sentiment import monitor_sentiment
 from flows.publish_recommendations import publish_recommendations
@@ -65,7 +67,7 @@ class DailyRun:
 @flow(name="daily", persist_result=False)
 @redacted_errors
 def daily(settings: Settings | None = None, retrain: bool | None = None) -> DailyRun:
-    """Ingest, score, monitor, report, retrain when due, publish."""
+    """Ingest, score, monitor, report, index support cases, retrain when due, publish."""
     settings = settings or Settings()
     logger = get_run_logger()
     engine = ready_engine(settings)
@@ -92,6 +94,8 @@ def daily(settings: Settings | None = None, retrain: bool | None = None) -> Dail
         step("score-documents", score_documents, settings=settings) is not None
     if scored:
         step("monitor-sentiment", monitor_sentiment, settings=settings)
+    if index_due(engine):
+        step("index-conversations", index_conversations, settings=settings)
     recommender_due = retrain if retrain is not None else retrain_due(settings, RECOMMENDER)
     if recommender_due:
         step("train-recommender", train_recommender_flow, settings=settings)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,9 @@ class ItemIndex:
     item_ids: list[str]
     model_version_id: int
     kind: str
+    # What the rows stand for beyond their ids (the support index's cases), saved in the
+    # sidecar so that the recorded checksum covers it too.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rows = {item_id: row for row, item_id in enumerate(self.item_ids)}
@@ -76,11 +80,23 @@ class ItemIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[list[str]]]:
         """Top ``k`` items per query row: (scores (Q, k), item ids per query)."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        k = min(k, len(self.item_ids))
-        scores, rows = self.index.search(queries, k)  # (Q, k), (Q, k)
+        scores, rows = self.search_rows(queries, k)
         ids = [[self.item_ids[r] for r in row if r >= 0] for row in rows]
         return scores, ids
+
+    def search_rows(self, queries: np.ndarray, k: int,
+                    among: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` rows per query row, (scores (Q, k), rows (Q, k), -1 where fewer), only
+        ``among`` the given rows when named: filtered inside the search, so a small subset
+        still gets its k nearest (FAISS ``IDSelectorBatch``)."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if among is None:
+            return self.index.search(queries, min(k, len(self.item_ids)))  # type: ignore[no-any-return]
+        chosen = np.asarray(among, dtype=np.int64)
+        params = faiss.SearchParameters()
+        params.sel = faiss.IDSelectorBatch(chosen)
+        return self.index.search(queries, min(k, max(1, len(chosen))),  # type: ignore[no-any-return]
+                                 params=params)
 
 
 def index_kind(n_items: int) -> str:
@@ -137,7 +153,8 @@ def save_index(item_index: ItemIndex, path: Path) -> str:
         index = faiss.index_gpu_to_cpu(index)
     faiss.write_index(index, str(path))
     sidecar = {"sha256": file_sha256(path), "model_version_id": item_index.model_version_id,
-               "kind": item_index.kind, "item_ids": item_index.item_ids}
+               "kind": item_index.kind, "item_ids": item_index.item_ids,
+               "extra": item_index.extra}
     _sidecar(path).write_text(json.dumps(sidecar))
     return file_sha256(_sidecar(path))
 
@@ -172,7 +189,8 @@ def load_index(path: Path, *, model_version_id: int, sha256: str | None,
     if use_gpu:
         index = _to_gpu(index)
     return ItemIndex(index=index, item_ids=list(meta["item_ids"]),
-                     model_version_id=model_version_id, kind=str(meta["kind"]))
+                     model_version_id=model_version_id, kind=str(meta["kind"]),
+                     extra=dict(meta.get("extra") or {}))
 
 
 def _require_sha256(path: Path, file: Path, expected: str) -> None:

@@ -119,3 +119,36 @@ class Health(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class SuggestRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=2_000, description="The customer's message; "
+                      "redacted before anything else reads it, never stored or logged.")
+    entity: str | None = Field(default=None, max_length=128, description="Only this brand's "
+                               "past cases (any case); all brands when left out.")
+    k: int = Field(default=5, ge=1, le=20, description="Suggestions wanted.")
+
+
+class SupportCase(BaseModel):
+    case_id: str = Field(description="The source and message id of the reply.")
+    entity: str
+    customer: str = Field(description="The past customer turn (redacted).")
+    reply: str = Field(description="The agent reply that answered it (redacted).")
+    similarity: float = Field(description="Cosine similarity of the two customer turns.")
+
+
+class SuggestedReply(BaseModel):
+    reply: str = Field(description="The reply of the closest case of this template.")
+    similarity: float
+    cases: list[SupportCase] = Field(description="Similar past cases answered with this "
+                                     "reply's template, closest first.")
+
+
+class SupportSuggestion(BaseModel):
+    index_version: int = Field(description="The support case index version answering.")
+    entity: str | None
+    intent: str | None = Field(description="What the customer wants; for now the learned "
+                               "topic the text falls in.")
+    emotion: dict[str, float] | None = Field(description="The live sentiment model's "
+                                             "probabilities; null before one is live.")
+    suggestions: list[SuggestedReply]

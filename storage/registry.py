@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 SENTIMENT = "sentiment"
 RECOMMENDER = "recommender"
 INTENT = "intent"
+# The index of past support cases: the "model" is the turn encoder (``sha256`` its weights),
+# the artifact its FAISS index (``index_sha256`` the index's checksum).
+SUPPORT_INDEX = "support_index"
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,18 @@ def activate_by_hand(*, engine: Engine, name: str, version: int, reason: str) ->
             raise ConflictError(f"{name} v{version} is already live")
         _activate(connection, target, champion)
         _record(connection, target, "promoted by hand", reason, None)
+    return target
+
+
+def activate_rebuilt(*, engine: Engine, version_id: int, reason: str) -> VersionInfo:
+    """Make a version live at once, for ``reason``: an artifact rebuilt from the data as it
+    is now (the support index) replaces the older one, with nothing to compare them on."""
+    with engine.begin() as connection:
+        row = connection.execute(select(ModelVersion).where(ModelVersion.id == version_id)
+                                 ).mappings().one()
+        target = _info(dict(row))
+        _activate(connection, target, _active(connection, target.name))
+        _record(connection, target, "rebuilt", reason, None)
     return target
 
 

@@ -53,3 +53,33 @@ def events_file(path: Path, users: int = 40, items: int = 30, seed: int = 0) -> 
             lines.append(f"u{user}-{step},u{user},i{item},view,2024-01-01T00:{step:02d}:00Z")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# (brand, customer tweet, brand reply): two Delta replies share one template.
+SUPPORT_THREADS = [
+    ("Delta", "my bag is lost after the flight", "Sorry about your bag! DM us the tag number. ^JK"),
+    ("Delta", "lost luggage at JFK, nobody helps", "Sorry about your bag! DM us the tag "
+     "number. ^AB"),
+    ("Delta", "my flight was cancelled, I want a refund", "Request a refund here: "
+     "https://t.co/refund"),
+    ("AppleSupport", "my iphone battery drains very fast", "Let's look at your battery: "
+     "which iOS version do you have?"),
+    ("AppleSupport", "the screen of my ipad is cracked", "We can repair the screen; book at "
+     "https://t.co/repair"),
+    ("SpotifyCares", "my playlist disappeared from the app", "Try logging out and back in, "
+     "your playlists will come back."),
+]
+
+
+def support_threads_file(path: Path) -> Path:
+    """A TWCS export: each customer tweet to a brand and the brand's reply, an hour apart."""
+    lines = ["tweet_id,author_id,inbound,created_at,text,response_tweet_id,"
+             "in_response_to_tweet_id"]
+    for n, (brand, question, answer) in enumerate(SUPPORT_THREADS):
+        ask, reply = 2 * n + 1, 2 * n + 2
+        lines.append(f'{ask},{100 + n},True,Tue Oct 31 {10 + n}:00:00 +0000 2017,'
+                     f'"@{brand} {question}",{reply},')
+        lines.append(f'{reply},{brand},False,Tue Oct 31 {10 + n}:30:00 +0000 2017,'
+                     f'"@{100 + n} {answer}",,{ask}')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from domain.errors import UserError
 from domain.settings import Settings
-from flows.cli import admin, alerts, detect, ingest, overview, pipeline, serve, train
+from flows.cli import admin, alerts, detect, ingest, overview, pipeline, serve, support, train
 from flows.cli.output import console, print_error
 from flows.prefect_server import stop_on_signals, stop_orphaned_servers
 from flows.runtime import configure_process
@@ -70,6 +70,8 @@ app.command("demo")(pipeline.demo)
 app.add_typer(alerts.app, name="alerts")
 app.command("report")(alerts.report)
 app.command("detect")(detect.detect)
+app.command("index-conversations")(support.index_conversations_command)
+app.command("suggest")(support.suggest)
 app.command("recommend")(serve.recommend)
 app.command("serve")(serve.serve)
 app.command("models")(overview.models)

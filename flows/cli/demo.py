@@ -1,8 +1,9 @@
 """``sentrec demo``: the whole pipeline on the bundled sample, with embedded defaults.
 
-Ingest customer-service tweets, financial sentences and retail purchases; train the fast
-sentiment model and score every document; detect surges and write the risk report; train the
-recommender and publish everyone's top 100; then show where to look next.
+Ingest customer-service tweets, support threads, financial sentences and retail purchases;
+train the fast sentiment model and score every document; detect surges and write the risk
+report; train the recommender and publish everyone's top 100; index the support threads and
+suggest replies to one customer message; then show where to look next.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from storage.registry import Promotion
 SENTIMENT_MINUTES = 2.0  # training budgets that keep the demo under 10 minutes on 2 cores
 RECOMMENDER_MINUTES = 1.0
 DEMO_USER = "17850"  # the sample's first customer
+# A message for the support assistant, and the brand whose past cases answer it.
+DEMO_QUESTION = ("my iphone keeps restarting since the update", "AppleSupport")
 
 DEMO_FILES = (
     (Stream.MESSAGES, "airline_tweets_sample.csv", "airline-tweets"),
+    (Stream.MESSAGES, "twcs_sample.csv", "twcs"),
     (Stream.NEWS, "phrasebank_allagree.txt", "phrasebank"),
     (Stream.EVENTS, "online_retail_sample.csv", "online-retail"),
     (Stream.ITEMS, "online_retail_sample.csv", "online-retail"),
@@ -104,10 +108,12 @@ def _models(settings: Settings, console: Console) -> None:
                   f"{published.users:,} users")
     _show_alerts(settings, console)
     _show_user(settings, console)
+    _show_suggestion(settings, console)
     console.print(f"risk report: [bold]{monitored.report}[/]")
     console.print("start the lookup API: [bold].venv/bin/sentrec apikey create demo[/] then "
                   "[bold].venv/bin/sentrec serve[/] and call "
-                  "GET /v1/users/17850/recommendations with the key in X-API-Key")
+                  "GET /v1/users/17850/recommendations or POST /v1/support/suggest with the "
+                  "key in X-API-Key")
 
 
 def _verdict(promotion: Promotion) -> str:
@@ -139,3 +145,19 @@ def _show_user(settings: Settings, console: Console) -> None:
     from flows.cli.tables import recommendations_table
 
     console.print(recommendations_table(ready_engine(settings), DEMO_USER, 5)[1])
+
+
+def _show_suggestion(settings: Settings, console: Console) -> None:
+    """Index the support threads, then answer one customer message as `sentrec suggest`."""
+    from flows.cli.support import print_answer
+    from flows.index_conversations import index_conversations
+    from service.support import SupportAssistant
+
+    with console.status("indexing support conversations"):
+        built = index_conversations(settings=settings)
+    text, entity = DEMO_QUESTION
+    console.print(f"support case index v{built.version}: {built.pairs:,} resolved cases of "
+                  f"{built.brands:,} entities. [bold]sentrec suggest \"{text}\" --entity "
+                  f"{entity}[/]:")
+    assistant = SupportAssistant(ready_engine(settings), settings.home / "models")
+    print_answer(assistant.answer(text, entity=entity, k=3), console)

@@ -1,1 +1,1 @@
-"""Support models: what a customer wants (intent) from short messages."""
+"""Support models: what a customer wants (intent), and the index of similar resolved cases."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 from threading import Lock
 from typing import Annotated, Any
 
@@ -14,6 +12,7 @@ from fastapi import Path as PathParam
 from sqlalchemy import Engine
 
 from service.schemas import ID_PATTERN, Problem, SimilarItem, SimilarItems
+from service.support import file_stamp
 from storage.registry import RECOMMENDER, VersionInfo, active_version
 
 log = logging.getLogger(__name__)
@@ -47,8 +46,8 @@ class SimilarIndexCache:
             raise HTTPException(status_code=503, detail="no recommender is active yet; run "
                                 "`sentrec train recommender`")
         path = index_path(active.artifact_path)
-        key = (active.id, active.index_sha256, _stamp(path),
-               _stamp(path.with_name(path.name + ".json")))
+        key = (active.id, active.index_sha256, file_stamp(path),
+               file_stamp(path.with_name(path.name + ".json")))
         with self._lock:
             if key != self._key:
                 self._outcome = self._load(active)
@@ -79,15 +78,6 @@ class SimilarIndexCache:
         except IndexMismatchError as exc:
             log.warning("item index refused: %s", exc)
             return f"the item index of recommender v{active.version} is refused: {exc.problem}"
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """What changes when a file is rewritten: modification time and size (None: missing)."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
 
 
 @router.get("/{item_id}/similar", response_model=SimilarItems,
