@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.sentiment.encoder import SentimentConfig, SentimentEncoder
 from models.calibration import apply_temperature
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
 from models.sentiment.predict import (
     TrainedSentiment,
     load_sentiment,
