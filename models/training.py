@@ -129,8 +129,8 @@ def _progress(config: TrainConfig, step: int, total_steps: int, elapsed: float) 
     machine's speed, which a budget makes it anyway.
     """
     progress = step / max(1, total_steps)
-    if config.max_seconds is not None:
-        progress = max(progress, elapsed / config.max_seconds)
+    if config.max_seconds is not None:  # a spent budget (0 s) is a finished run
+        progress = max(progress, elapsed / config.max_seconds if config.max_seconds else 1.0)
     return progress
 
 
