@@ -36,7 +36,8 @@ class _EpochBar(logging.Handler):
             return
         metric = "-" if event.metric is None else f"{event.metric:.4f}"
         self.progress.update(self.task, total=event.max_epochs, completed=event.epoch,
-                             metric=metric, best=f"{event.best_metric:.4f} @ {event.best_epoch}",
+                             epochs=event.max_epochs, metric=metric,
+                             best=f"{event.best_metric:.4f} @ {event.best_epoch}",
                              eta=f"{event.eta:.0f} s")
 
 
@@ -45,10 +46,11 @@ def epoch_progress(what: str, metric: str) -> Iterator[None]:
     """Show a bar for the training runs inside the block; ``metric`` names the validation
     metric. The loop's INFO lines go to the bar only, so the terminal stays one line."""
     progress = Progress(
-        TextColumn(f"[bold]{what}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn(f"[bold]{what}"), BarColumn(),
+        TextColumn("epoch {task.completed}/{task.fields[epochs]}"),
         TextColumn(f"val {metric} {{task.fields[metric]}} (best {{task.fields[best]}})"),
         TimeElapsedColumn(), TextColumn("left <= {task.fields[eta]}"), console=console)
-    task = progress.add_task(what, total=None, metric="-", best="-", eta="?")
+    task = progress.add_task(what, total=None, epochs="?", metric="-", best="-", eta="?")
     logger = logging.getLogger(LOOP_LOGGER)
     handler = _EpochBar(progress, task)
     level, propagate = logger.level, logger.propagate
