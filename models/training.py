@@ -199,6 +199,9 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
                 break
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
+        # No room for another step after this epoch's validation: validate now and stop.
+        out_of_time = out_of_time or (epoch < config.max_epochs and _out_of_time(
+            config, time.perf_counter() - start, train_seconds / step, eval_seconds))
         last = out_of_time or epoch == config.max_epochs
         log = EpochLog(epoch=epoch, loss=total_loss / max(1, n_batches), seconds=seconds,
                        metric=None, eval_seconds=0.0, steps=n_batches)
@@ -220,8 +223,7 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
                                    metric=log.metric, best_metric=best_metric,
                                    best_epoch=best_epoch, elapsed=elapsed,
                                    eta=_eta(config, epoch, elapsed)))
-        if out_of_time or (epoch < config.max_epochs and _out_of_time(
-                config, elapsed, train_seconds / step, eval_seconds)):
+        if out_of_time:
             stop_reason = "time budget"
             break
         if waited >= config.patience:
