@@ -73,10 +73,12 @@ def hit_rate(ranks: np.ndarray, k: int) -> float:
 
 def ndcg(ranks: np.ndarray, k: int) -> float:
     """NDCG@K with one relevant item: 1 / log2(rank + 2) inside the top K, else 0."""
-    if not len(ranks):
-        return 0.0
-    gains = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
-    return float(np.mean(gains))
+    return float(np.mean(ndcg_per_user(ranks, k))) if len(ranks) else 0.0
+
+
+def ndcg_per_user(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Each user's NDCG@K (what a paired comparison of two models resamples)."""
+    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
 
 
 def coverage(top_k: np.ndarray, n_items: int) -> float:

@@ -6,6 +6,7 @@ Reading settings has no side effects: nothing is created on disk until a command
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -61,6 +62,22 @@ class Settings(BaseSettings):
                                      "runs monitoring between daily runs; unset for never.")
     max_workers: int | None = Field(default=None, ge=1, description="Threads or processes "
                                     "for mapped tasks; Prefect's default when unset.")
+    torch_threads: int = Field(default_factory=lambda: available_cores(), ge=1, description=(
+        "Threads torch uses for training and scoring; default: the cores this process may "
+        "use."))
+    sentiment_train_minutes: float = Field(default=8.0, gt=0, description="Default time "
+                                           "budget of `sentrec train sentiment` and of the "
+                                           "daily retrain, from loading the labels to the "
+                                           "promotion decision.")
+    recommender_train_minutes: float = Field(default=10.0, gt=0, description="Default time "
+                                             "budget of `sentrec train recommender` and of "
+                                             "the daily retrain.")
+    promotion_resamples: int = Field(default=1000, ge=100, description="Bootstrap resamples "
+                                     "of the held-out items when a challenger meets the "
+                                     "champion.")
+    promotion_level: float = Field(default=0.95, gt=0.5, lt=1.0, description="Confidence "
+                                   "the bootstrap interval of the margin is taken at; the "
+                                   "challenger goes live only when all of it is above 0.")
     event_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS), description="Event kind -> "
         "weight of the recommender's training loss, as JSON in the environment "
@@ -112,3 +129,10 @@ class Settings(BaseSettings):
         if self.database_url is not None and self.database_url.get_secret_value():
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.home / 'sentrec.db').resolve()}"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -1,9 +1,10 @@
 """Champion/challenger, once for every model family.
 
 A trained model is registered as a candidate; it goes live only if it beats the active version
-(the champion) on the same held-out data. When the champion was measured on other data (the
-store grew), it is re-scored on the candidate's held-out data first, so the two figures
-compare.
+(the champion) on the same held-out data by more than noise: the champion is scored on the
+candidate's held-out items, and a paired bootstrap over those items (``domain.bootstrap``) must
+put the whole interval of the margin above 0. The margin and its interval are stored with the
+candidate's metrics and in the decision's reason.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from domain.bootstrap import MarginInterval
+from domain.settings import Settings
 from storage.registry import (
     Promotion,
     VersionInfo,
@@ -41,23 +44,37 @@ class Candidate:
     sha256: str
 
 
-def register_and_promote(*, engine: Engine, candidate: Candidate,
-                         rescore: Callable[[VersionInfo], float]) -> Promotion:
-    """Register ``candidate`` and activate it if it wins.
+@dataclass(frozen=True)
+class PromotionRule:
+    """How sure the bootstrap must be that a challenger is better (settings
+    ``promotion_resamples``, ``promotion_level``)."""
 
-    ``rescore(champion)`` gives the champion's primary metric on the candidate's held-out data;
-    it is called only when the champion was evaluated on another set.
+    resamples: int = 1000
+    level: float = 0.95
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PromotionRule:
+        return cls(resamples=settings.promotion_resamples, level=settings.promotion_level)
+
+
+DEFAULT_RULE = PromotionRule()
+
+
+def register_and_promote(*, engine: Engine, candidate: Candidate,
+                         compare: Callable[[VersionInfo], MarginInterval]) -> Promotion:
+    """Register ``candidate`` and activate it if it wins beyond noise.
+
+    ``compare(champion)`` scores the champion on the candidate's held-out items and returns the
+    paired bootstrap interval of the margin; it is called only when there is a champion.
     """
     champion = active_version(engine=engine, name=candidate.name)
+    interval = None if champion is None else compare(champion)
+    metrics = candidate.metrics | ({} if interval is None else interval.as_metrics())
     version = register_version(engine=engine, name=candidate.name, eval_set=candidate.eval_set,
-                               primary_metric=candidate.primary_metric,
-                               metrics=candidate.metrics, params=candidate.params,
-                               artifact_path=candidate.artifact_path, sha256=candidate.sha256)
-    rescored = None
-    if champion is not None and champion.eval_set != candidate.eval_set:
-        rescored = rescore(champion)
-    promotion = promote_if_better(engine=engine, version_id=version.id,
-                                  champion_rescored=rescored)
+                               primary_metric=candidate.primary_metric, metrics=metrics,
+                               params=candidate.params, artifact_path=candidate.artifact_path,
+                               sha256=candidate.sha256)
+    promotion = promote_if_better(engine=engine, version_id=version.id, interval=interval)
     log.info("%s v%d: %s", candidate.name, version.version, promotion.reason)
     return promotion
 

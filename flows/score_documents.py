@@ -98,6 +98,9 @@ def score_chunk(*, engine: Engine, version: VersionInfo, chunk: ScoringChunk,
       **TASK_OPTIONS)
 @redacted_errors
 def score_one_chunk(settings: Settings, version_id: int, chunk: ScoringChunk) -> int:
+    from models.device import use_threads
+
+    use_threads(settings.torch_threads)  # in this worker, which may be another process
     engine = ready_engine(settings)
     version = active_version(engine=engine, name=SENTIMENT)
     if version is None or version.id != version_id:

@@ -12,14 +12,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
+from domain.bootstrap import MarginInterval, mean_margin
 from domain.errors import NotReadyError
 from domain.records import IntentFeatures, LabelKind
 from domain.settings import Settings
-from flows.promotion import Candidate, labels_eval_set, register_and_promote
+from flows.promotion import (
+    DEFAULT_RULE,
+    Candidate,
+    PromotionRule,
+    labels_eval_set,
+    register_and_promote,
+)
 from flows.runtime import ready_engine, redacted_errors
 from storage.registry import INTENT, Promotion, VersionInfo
 from storage.scores import labelled_documents
@@ -43,8 +51,10 @@ class IntentTraining:
 
 def train_intent(*, engine: Engine, models_dir: Path,
                  features: IntentFeatures = IntentFeatures.MINILM_TFIDF, seed: int = 0,
-                 origins: list[str] | None = None) -> IntentTraining:
-    """Fit an intent model on the store's intent labels, register it, promote it if it wins."""
+                 origins: list[str] | None = None,
+                 rule: PromotionRule = DEFAULT_RULE) -> IntentTraining:
+    """Fit an intent model on the store's intent labels, register it, promote it if it wins
+    beyond noise (``rule``: paired bootstrap of the accuracy margin over the same messages)."""
     from models.sentiment.data import stratified_split
     from models.support.intent import IntentConfig, IntentModel
     from models.support.intent_train import MIN_INTENTS, evaluate_intent, fit_intent
@@ -71,12 +81,19 @@ def train_intent(*, engine: Engine, models_dir: Path,
     path = models_dir.resolve() / f"intent-{features.value}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = model.save(path)
 
-    def rescore(champion: VersionInfo) -> float:
-        """The champion's accuracy on today's held-out messages."""
-        live = IntentModel.load(champion.artifact_path, sha256=champion.sha256)
-        return evaluate_intent(live, test_texts, test_labels)[PRIMARY_METRIC]
+    def right(candidate: IntentModel) -> np.ndarray:
+        best = candidate.predict_proba(test_texts).argmax(axis=1)
+        return np.array([candidate.intents[i] == t for i, t in zip(best, test_labels,
+                                                                    strict=True)], dtype=float)
 
-    promotion = register_and_promote(engine=engine, rescore=rescore, candidate=Candidate(
+    def compare(champion: VersionInfo) -> MarginInterval:
+        """The accuracy margin over the champion on today's held-out messages, paired by
+        message."""
+        live = IntentModel.load(champion.artifact_path, sha256=champion.sha256)
+        return mean_margin(right(model), right(live), resamples=rule.resamples,
+                           level=rule.level, unit="messages")
+
+    promotion = register_and_promote(engine=engine, compare=compare, candidate=Candidate(
         name=INTENT, eval_set=labels_eval_set(documents, test_rows),
         primary_metric=PRIMARY_METRIC, metrics=metrics, artifact_path=str(path), sha256=sha256,
         params={"features": features.value, "seed": seed, "train_size": len(train_rows),
@@ -95,7 +112,8 @@ def train_intent_flow(settings: Settings | None = None, features: str = "minilm-
     string, as Prefect records parameters)."""
     settings = settings or Settings()
     outcome = train_intent(engine=ready_engine(settings), models_dir=settings.home / "models",
-                           features=IntentFeatures(features), seed=seed)
+                           features=IntentFeatures(features), seed=seed,
+                           rule=PromotionRule.from_settings(settings))
     lines = [f"# Intent {features} v{outcome.version.version}", "",
              f"{outcome.intents} intents; trained on {outcome.train_size:,} labelled messages, "
              f"evaluated on {outcome.test_size:,} held out (80/20 stratified, seed 0). "

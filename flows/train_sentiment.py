@@ -1,12 +1,16 @@
 """Flow ``train-sentiment``: train on the store's labels; the model goes live only if it wins.
 
 Training uses every labelled document in the store, split 80/20 stratified with seed 0; the
-held-out fifth is the evaluation set on which challenger and champion are compared.
+held-out fifth is the evaluation set on which challenger and champion are compared, document
+by document (``flows.promotion``). The time budget runs from loading the labels to the
+decision: the loop stops early enough to leave time for the held-out evaluation and for
+scoring the champion.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,15 +22,24 @@ from sqlalchemy import Engine
 from domain.errors import InvalidInputError, NotReadyError
 from domain.records import SentimentProfile
 from domain.settings import Settings
-from flows.promotion import Candidate, labels_eval_set, register_and_promote
+from flows.promotion import (
+    DEFAULT_RULE,
+    Candidate,
+    PromotionRule,
+    labels_eval_set,
+    register_and_promote,
+)
 from flows.runtime import ready_engine, redacted_errors
-from storage.registry import SENTIMENT, Promotion, VersionInfo
+from storage.registry import SENTIMENT, Promotion, VersionInfo, active_version
 from storage.scores import labelled_documents
 
 log = logging.getLogger(__name__)
 
 PRIMARY_METRIC = "macro_f1"
 PROFILES = tuple(SentimentProfile)
+# What the training run itself adds to the held-out metrics of a version (models.sentiment.train)
+RUN_METRICS = ("val_macro_f1", "val_accuracy", "best_epoch", "epochs_run", "steps",
+               "train_seconds", "temperature")
 MIN_LABELLED = 30  # fewer labelled documents cannot fill a stratified 80/20 split of 3 classes
 
 
@@ -39,18 +52,26 @@ class SentimentTraining:
     metrics: dict[str, float]
     train_size: int
     test_size: int
+    stop_reason: str  # why the training loop ended: time budget, early stopping, max epochs
+    seconds: float  # the whole run, from loading the labels to the decision
 
 
 def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", seed: int = 0,
-                    origins: list[str] | None = None,
-                    max_minutes: float | None = None) -> SentimentTraining:
-    """Train ``profile`` on the store's labels, register it, promote it if it wins."""
+                    origins: list[str] | None = None, max_minutes: float | None = None,
+                    rule: PromotionRule = DEFAULT_RULE) -> SentimentTraining:
+    """Train ``profile`` on the store's labels within ``max_minutes``, register it, promote it
+    if it beats the champion beyond noise (``rule``)."""
+    import numpy as np
     import torch
 
+    from domain.bootstrap import MarginInterval, macro_f1_margin
+    from domain.records import SENTIMENT_LABELS
     from models.sentiment.data import label_ids, stratified_split
-    from models.sentiment.evaluate import evaluate_texts
+    from models.sentiment.evaluate import evaluate_held_out
     from models.sentiment.predict import load_sentiment, save_sentiment
     from models.sentiment.train import ACCURATE_FIT, FAST_FIT, train_accurate, train_fast
+
+    started = time.perf_counter()
 
     if profile not in PROFILES:
         raise InvalidInputError(f"unknown sentiment profile {profile!r}; use fast or accurate")
@@ -64,7 +85,14 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
     train_rows, test_rows = stratified_split(labels, test_fraction=0.2, seed=0)
     fit = FAST_FIT if profile == "fast" else ACCURATE_FIT
     if max_minutes is not None:
-        fit = replace(fit, max_seconds=max_minutes * 60)
+        # The held-out set is scored twice (calibrated and raw) and once more by a champion;
+        # the loop keeps that many validation runs' worth of time (validation is a tenth of
+        # the training portion).
+        passes = 2 + (active_version(engine=engine, name=SENTIMENT) is not None)
+        fit = replace(fit, max_seconds=max(0.0, max_minutes * 60 - (time.perf_counter() -
+                                                                     started)),
+                      reserve_evals=passes * len(test_rows) / (fit.val_fraction *
+                                                               len(train_rows)))
     train_texts = [texts[i] for i in train_rows]
     train_labels = [labels[i] for i in train_rows]
     test_texts = [texts[i] for i in test_rows]
@@ -72,38 +100,55 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
     torch.manual_seed(seed)
     trainer = train_fast if profile == "fast" else train_accurate
     trained = trainer(train_texts, train_labels, seed=seed, fit=fit)
-    metrics = evaluate_texts(trained, test_texts, test_labels)
+    held_out = evaluate_held_out(trained, test_texts, test_labels)
+    metrics = held_out.metrics | {k: v for k, v in trained.metrics.items()
+                                  if k in RUN_METRICS}
     models_dir.mkdir(parents=True, exist_ok=True)
     # Absolute, so the registry's path means the same file from any working directory.
     path = models_dir.resolve() / f"sentiment-{profile}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = save_sentiment(trained, path)
 
-    def rescore(champion: VersionInfo) -> float:
-        """The champion's macro-F1 on today's held-out documents."""
+    def compare(champion: VersionInfo) -> MarginInterval:
+        """The margin over the champion on today's held-out documents, paired by document."""
         model = load_sentiment(champion.artifact_path, sha256=champion.sha256)
-        return evaluate_texts(model, test_texts, test_labels)[PRIMARY_METRIC]
+        theirs = evaluate_held_out(model, test_texts, test_labels).predicted
+        return macro_f1_margin(np.asarray(test_labels), held_out.predicted, theirs,
+                               n_classes=len(SENTIMENT_LABELS), resamples=rule.resamples,
+                               level=rule.level)
 
-    promotion = register_and_promote(engine=engine, rescore=rescore, candidate=Candidate(
+    stop_reason = trained.run.stop_reason if trained.run is not None else "unknown"
+    promotion = register_and_promote(engine=engine, compare=compare, candidate=Candidate(
         name=SENTIMENT, eval_set=labels_eval_set(documents, test_rows),
-        primary_metric=PRIMARY_METRIC, metrics=metrics, artifact_path=str(path), sha256=sha256,
+        primary_metric=PRIMARY_METRIC,
+        metrics=metrics, artifact_path=str(path), sha256=sha256,
         params={"profile": profile, "seed": seed, "train_size": len(train_rows),
-                "origins": sorted(documents["origin"].unique().to_list())}))
-    return SentimentTraining(promotion.candidate, promotion, metrics, len(train_rows),
-                             len(test_rows))
+                "origins": sorted(documents["origin"].unique().to_list()),
+                "max_minutes": max_minutes, "stop_reason": stop_reason}))
+    return SentimentTraining(promotion.candidate, promotion, promotion.candidate.metrics,
+                             len(train_rows), len(test_rows), stop_reason,
+                             time.perf_counter() - started)
 
 
 @flow(name="train-sentiment", persist_result=False)
 @redacted_errors
 def train_sentiment_flow(settings: Settings | None = None, profile: str = "fast",
                          seed: int = 0, max_minutes: float | None = None) -> SentimentTraining:
-    """Train a sentiment model on the store's labels; it goes live only if it beats the active
-    one on the same held-out documents."""
+    """Train a sentiment model on the store's labels within ``max_minutes`` (default: the
+    ``sentiment_train_minutes`` setting); it goes live only if it beats the active one beyond
+    noise on the same held-out documents."""
+    from models.device import use_threads
+
     settings = settings or Settings()
+    use_threads(settings.torch_threads)
     outcome = train_sentiment(engine=ready_engine(settings), models_dir=settings.home / "models",
-                              profile=profile, seed=seed, max_minutes=max_minutes)
+                              profile=profile, seed=seed,
+                              max_minutes=settings.sentiment_train_minutes if max_minutes is None
+                              else max_minutes,
+                              rule=PromotionRule.from_settings(settings))
     lines = [f"# Sentiment {profile} v{outcome.version.version}", "",
              f"Trained on {outcome.train_size:,} labelled documents, evaluated on "
-             f"{outcome.test_size:,} held out (80/20 stratified, seed 0).", "",
+             f"{outcome.test_size:,} held out (80/20 stratified, seed 0); training stopped "
+             f"by {outcome.stop_reason}, {outcome.seconds:.0f} s in all.", "",
              "| metric | value |", "|---|---:|",
              *[f"| {k} | {v:.4f} |" for k, v in sorted(outcome.metrics.items())], "",
              f"**{'Promoted' if outcome.promotion.promoted else 'Not promoted'}**: "

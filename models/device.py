@@ -42,3 +42,15 @@ def cpu_has_fast_bf16() -> bool:
     """
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def use_threads(threads: int) -> None:
+    """Let torch run each operation on ``threads`` threads (the ``torch_threads`` setting).
+
+    Called where training and scoring start; it changes the process-wide setting only when it
+    differs, so calling it again per task costs nothing. Torch's own default is every core of
+    the machine, which oversubscribes a container limited to fewer.
+    """
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+        logger.info("torch uses %d threads", threads)

@@ -45,7 +45,9 @@ class TrainConfig:
     eval_every: int = 1  # epochs between validation runs
     seed: int = 0  # seeds python, numpy and torch at the start
     device: str = "auto"  # "auto", "cpu" or "cuda"
-    max_seconds: float | None = None  # stop before an epoch that would overrun this budget
+    max_seconds: float | None = None  # stop at the step after which the next would overrun
+    reserve_evals: float = 0.0  # validation runs' worth of the budget kept for what follows
+    # the loop (the test evaluation, scoring the champion), so the whole command fits
 
 
 @dataclass
@@ -57,6 +59,7 @@ class EpochLog:
     seconds: float
     metric: float | None
     eval_seconds: float
+    steps: int  # optimiser steps in this epoch: fewer than its batches when the budget ended it
 
 
 @dataclass
@@ -65,12 +68,31 @@ class TrainResult:
 
     best_metric: float
     best_epoch: int
-    epochs_run: int
+    epochs_run: int  # an epoch the budget cut short counts
+    steps: int  # optimiser steps in all
     seconds_per_epoch: float  # mean training time of one epoch, validation excluded
     seconds_total: float  # wall time of the whole run, validation included
     seconds_to_best: float  # wall time until the end of the best epoch's validation
     stop_reason: str
     history: list[EpochLog] = field(default_factory=list)
+
+
+PROGRESS = "training_progress"  # attribute of the loop's log records holding an EpochProgress
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """Where a run stands after an epoch: logged with each epoch's line, so a terminal can draw
+    a progress bar from the records (``flows.cli.progress``) while Prefect keeps the lines."""
+
+    epoch: int
+    max_epochs: int
+    steps: int
+    metric: float | None  # this epoch's validation metric, None when it was not validated
+    best_metric: float
+    best_epoch: int
+    elapsed: float
+    eta: float  # seconds, to max_epochs or the budget, whichever comes first
 
 
 def _lr_factor(config: TrainConfig, step: int, progress: float) -> float:
@@ -107,17 +129,37 @@ def _progress(config: TrainConfig, step: int, total_steps: int, elapsed: float) 
     machine's speed, which a budget makes it anyway.
     """
     progress = step / max(1, total_steps)
-    if config.max_seconds is not None:
-        progress = max(progress, elapsed / config.max_seconds)
+    if config.max_seconds is not None:  # a spent budget (0 s) is a finished run
+        progress = max(progress, elapsed / config.max_seconds if config.max_seconds else 1.0)
     return progress
+
+
+def _eta(config: TrainConfig, epoch: int, elapsed: float) -> float:
+    """Seconds left if the run goes to max_epochs at its pace so far, capped by the budget
+    (early stopping may end it sooner)."""
+    eta = (config.max_epochs - epoch) * elapsed / max(1, epoch)
+    if config.max_seconds is not None:
+        eta = min(eta, max(0.0, config.max_seconds - elapsed))
+    return eta
+
+
+def _out_of_time(config: TrainConfig, elapsed: float, step_seconds: float,
+                 eval_seconds: float) -> bool:
+    """Whether one more step, the validation after it and the reserve would overrun."""
+    if config.max_seconds is None:
+        return False
+    needed = step_seconds + eval_seconds * (1.0 + config.reserve_evals)
+    return elapsed + needed > config.max_seconds
 
 
 def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate: EvaluateFn,
           config: TrainConfig) -> TrainResult:
     """Train ``model`` in place and leave it holding the weights of its best validation metric.
 
-    Validation runs every ``eval_every`` epochs and after the last epoch, including the last one
-    the time budget allows (an epoch that would overrun the budget is not started).
+    Validation runs every ``eval_every`` epochs and after the last epoch. The time budget
+    (``max_seconds``, counted from the call) is checked after every step: when one more step,
+    a validation and the reserve would overrun it, the epoch ends there, is validated, and the
+    run stops ("time budget"). At least one step runs.
     """
     seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -128,11 +170,12 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
     history: list[EpochLog] = []
     start = time.perf_counter()
     seconds_to_best, train_seconds, step, waited = 0.0, 0.0, 0, 0
-    stop_reason = "max_epochs"
+    eval_seconds = 0.0 if config.max_seconds is None else _time_validation(model, evaluate)
+    stop_reason = "max epochs"
     for epoch in range(1, config.max_epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
-        total_loss, n_batches = 0.0, 0
+        total_loss, n_batches, out_of_time = 0.0, 0, False
         for batch in batches(epoch):
             progress = _progress(config, step, total_steps, time.perf_counter() - start)
             for group in optimizer.param_groups:
@@ -148,21 +191,26 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
             total_loss += float(loss.detach())
             n_batches += 1
             step += 1
+            elapsed = time.perf_counter() - start
+            # Mean wall time per step so far (epoch set-up included) predicts the next one.
+            if _out_of_time(config, elapsed, (train_seconds + time.perf_counter() - epoch_start)
+                            / step, eval_seconds):
+                out_of_time = True
+                break
         seconds = time.perf_counter() - epoch_start
         train_seconds += seconds
-        elapsed = time.perf_counter() - start
-        # Wall time per epoch so far (validation included) predicts whether one more fits.
-        out_of_time = (config.max_seconds is not None
-                       and elapsed + elapsed / epoch > config.max_seconds)
+        # No room for another step after this epoch's validation: validate now and stop.
+        out_of_time = out_of_time or (epoch < config.max_epochs and _out_of_time(
+            config, time.perf_counter() - start, train_seconds / step, eval_seconds))
         last = out_of_time or epoch == config.max_epochs
         log = EpochLog(epoch=epoch, loss=total_loss / max(1, n_batches), seconds=seconds,
-                       metric=None, eval_seconds=0.0)
+                       metric=None, eval_seconds=0.0, steps=n_batches)
         if epoch % config.eval_every == 0 or last:
             eval_start = time.perf_counter()
             model.eval()
             with torch.inference_mode():
                 log.metric = evaluate(model)
-            log.eval_seconds = time.perf_counter() - eval_start
+            log.eval_seconds = eval_seconds = time.perf_counter() - eval_start
             if log.metric > best_metric:
                 best_metric, best_epoch, waited = log.metric, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -170,9 +218,11 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
             else:
                 waited += 1
         history.append(log)
-        logger.info("epoch %d loss %.4f metric %s (best %.4f @ %d) %.1fs + eval %.1fs",
-                    epoch, log.loss, "-" if log.metric is None else f"{log.metric:.4f}",
-                    best_metric, best_epoch, seconds, log.eval_seconds)
+        elapsed = time.perf_counter() - start
+        _report(log, EpochProgress(epoch=epoch, max_epochs=config.max_epochs, steps=step,
+                                   metric=log.metric, best_metric=best_metric,
+                                   best_epoch=best_epoch, elapsed=elapsed,
+                                   eta=_eta(config, epoch, elapsed)))
         if out_of_time:
             stop_reason = "time budget"
             break
@@ -182,8 +232,28 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
-        best_metric=best_metric, best_epoch=best_epoch, epochs_run=len(history),
+        best_metric=best_metric, best_epoch=best_epoch, epochs_run=len(history), steps=step,
         seconds_per_epoch=train_seconds / max(1, len(history)),
         seconds_total=time.perf_counter() - start, seconds_to_best=seconds_to_best,
         stop_reason=stop_reason, history=history,
     )
+
+
+def _time_validation(model: nn.Module, evaluate: EvaluateFn) -> float:
+    """Seconds one validation takes, measured once before a budgeted run (its metric is not
+    kept): the budget checks need it before the first epoch ends, or a long first epoch would
+    leave no time for validating it."""
+    start = time.perf_counter()
+    model.eval()
+    with torch.inference_mode():
+        evaluate(model)
+    return time.perf_counter() - start
+
+
+def _report(log: EpochLog, progress: EpochProgress) -> None:
+    """One log line per epoch; the record carries ``progress`` for a progress bar."""
+    logger.info("epoch %d/%d loss %.4f metric %s (best %.4f @ %d) %.1fs + eval %.1fs, "
+                "eta %.0fs", progress.epoch, progress.max_epochs, log.loss,
+                "-" if log.metric is None else f"{log.metric:.4f}", progress.best_metric,
+                progress.best_epoch, log.seconds, log.eval_seconds, progress.eta,
+                extra={PROGRESS: progress})

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from domain.errors import NotReadyError
 from domain.records import SENTIMENT_LABELS
 from domain.redaction import redact
-from storage.registry import SENTIMENT, SUPPORT_INDEX, VersionInfo, active_version
+from storage.registry import INTENT, SENTIMENT, SUPPORT_INDEX, VersionInfo, active_version
 from storage.topics import latest_topic_model
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,19 @@ class SupportAssistant:
                              suggestions=suggest(index, vector, k=k, entity=brand))
 
     def intent_line(self, text: str) -> str | None:
-        """The customer's intent: for now the learned topic the text falls in (its three
-        heaviest terms), None before topics were learned or when no word is known. An intent
-        classifier trained on labelled intents takes this place when one is live."""
+        """The customer's intent from the live intent model ("unknown" under its confidence
+        threshold); without one, the learned topic the text falls in (its three heaviest terms),
+        None before topics were learned or when no word is known."""
+        from models.support.intent import IntentModel
         from models.topics import UNASSIGNED, TopicModel
 
+        live = active_version(engine=self._engine, name=INTENT)
+        if live is not None:
+            intents = self._cached("intent", live.sha256, lambda: IntentModel.load(
+                live.artifact_path, sha256=live.sha256))
+            guess = intents.predict([text])[0]
+            return (f"intent: {guess.label} ({guess.confidence:.0%})" if guess.label is not None
+                    else f"intent: unknown / out of scope ({guess.confidence:.0%})")
         name = latest_topic_model(engine=self._engine)
         path = self._models_dir / f"{name}.json"
         if name is None or not path.exists():

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from domain.bootstrap import MarginInterval
 from domain.errors import ConflictError, NotFoundError, NotReadyError
 from domain.records import as_utc
 from storage.schema import ModelEvent, ModelVersion
@@ -131,14 +132,17 @@ def list_versions(*, engine: Engine, name: str | None = None) -> list[VersionInf
 
 
 def promote_if_better(*, engine: Engine, version_id: int,
-                      champion_rescored: float | None = None) -> Promotion:
+                      champion_rescored: float | None = None,
+                      interval: MarginInterval | None = None) -> Promotion:
     """Activate a candidate if it beats the active version on the same evaluation set.
 
     With no active version the candidate wins. When the champion was measured on another
     evaluation set (the data grew), the caller re-scores it on the candidate's set and passes
     that figure as ``champion_rescored``; without it the two cannot be compared, the candidate
-    stays a candidate and the reason says why. The swap happens in one transaction: readers
-    see the old champion or the new one.
+    stays a candidate and the reason says why. With ``interval`` (a paired bootstrap of the
+    margin on the candidate's set, ``domain.bootstrap``) the candidate must win beyond noise:
+    the whole interval above 0. The swap happens in one transaction: readers see the old
+    champion or the new one.
     """
     with engine.begin() as connection:
         row = connection.execute(select(ModelVersion).where(ModelVersion.id == version_id)
@@ -149,7 +153,12 @@ def promote_if_better(*, engine: Engine, version_id: int,
         if champion is not None and champion.eval_set != candidate.eval_set:
             champion_score = champion_rescored
         margin = None if champion_score is None else candidate.score - champion_score
-        if champion is not None and champion_score is None:
+        if champion is not None and interval is not None:
+            margin = interval.margin
+            decision = _judged(candidate, champion, interval)
+            if decision.promoted:
+                _activate(connection, candidate, champion)
+        elif champion is not None and champion_score is None:
             decision = Promotion(candidate, champion, False,
                                  f"champion v{champion.version} was evaluated on "
                                  f"{champion.eval_set!r}, the candidate on "
@@ -169,6 +178,19 @@ def promote_if_better(*, engine: Engine, version_id: int,
         _record(connection, candidate, "promoted" if decision.promoted else "not promoted",
                 decision.reason, margin)
     return decision
+
+
+def _judged(candidate: VersionInfo, champion: VersionInfo,
+            interval: MarginInterval) -> Promotion:
+    """The decision when the margin's interval is known: only a win beyond noise promotes."""
+    margin = (f"{candidate.primary_metric} {candidate.score:.4f} against champion "
+              f"v{champion.version}'s {candidate.score - interval.margin:.4f}, margin "
+              f"{interval.describe()}")
+    if interval.beyond_noise:
+        return Promotion(candidate, champion, True, f"{margin}: better beyond noise",
+                         interval.margin)
+    return Promotion(candidate, champion, False,
+                     f"{margin}: not better beyond noise", interval.margin)
 
 
 def activate_by_hand(*, engine: Engine, name: str, version: int, reason: str) -> VersionInfo:

@@ -10,6 +10,7 @@ from domain.errors import InvalidInputError
 from domain.records import IntentFeatures, SentimentProfile
 from domain.settings import Settings
 from flows.cli.output import console
+from flows.cli.progress import epoch_progress, run_table
 
 app = typer.Typer(help="Train models (champion/challenger).", no_args_is_help=True)
 
@@ -24,18 +25,27 @@ def train_sentiment(
         help="fast (small attention encoder) or accurate (fine-tuned MiniLM).")
     ] = SentimentProfile.FAST,
     seed: int = 0,
-    max_minutes: Annotated[float | None, typer.Option(help="Training time budget.")] = None,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.01, help="Time budget of the whole run; default: SENTREC_SENTIMENT_TRAIN_MINUTES "
+        "(8).")] = None,
 ) -> None:
-    """Train on the store's labelled documents; the model goes live only if it wins."""
+    """Train on the store's labelled documents; the model goes live only if it beats the
+    active one beyond noise."""
     from flows.train_sentiment import train_sentiment_flow
 
-    with console.status(f"training the {profile.value} sentiment model"):
+    with epoch_progress(f"sentiment {profile.value}", "macro-F1"):
         result = train_sentiment_flow(settings=Settings(), profile=profile.value, seed=seed,
                                       max_minutes=max_minutes)
-    metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
-    console.print(f"sentiment v{result.version.version} ({profile.value}): {metrics} on "
-                  f"{result.test_size:,} held-out documents; "
-                  f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
+    m = result.metrics
+    console.print(run_table(f"sentiment v{result.version.version} ({profile.value})", {
+        "epochs run": f"{m['epochs_run']:g}", "best epoch": f"{m['best_epoch']:g}",
+        "steps": int(m["steps"]), "validation macro-F1": m["val_macro_f1"],
+        "validation accuracy": m["val_accuracy"],
+        f"held-out macro-F1 ({result.test_size:,} documents)": m["macro_f1"],
+        "held-out accuracy": m["accuracy"],
+        "ECE raw -> calibrated": f"{m['ece_uncalibrated']:.4f} -> {m['ece']:.4f}",
+        "time": f"{result.seconds:.0f} s", "stopped by": result.stop_reason}))
+    console.print(f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
 
 
 @app.command("intent")
@@ -78,25 +88,30 @@ def parse_weights(options: list[str]) -> dict[str, float]:
 def train_recommender(
     source: Annotated[str | None, typer.Option(help="Events source to learn from; needed "
                                                "when the store holds several.")] = None,
-    max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 10.0,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.01, help="Time budget of the whole run; default: "
+        "SENTREC_RECOMMENDER_TRAIN_MINUTES (10).")] = None,
     seed: int = 0,
     weight: Annotated[list[str] | None, typer.Option(
         "--weight", metavar="KIND=W", help="Weight of an event kind in training, repeatable; "
         "overrides that kind in SENTREC_EVENT_WEIGHTS, 0 leaves the kind out.")] = None,
 ) -> None:
-    """Train the sequential recommender; it goes live only if it wins on validation."""
+    """Train the sequential recommender; it goes live only if it beats the active one beyond
+    noise on validation."""
     from domain.sequences import check_event_weights
     from flows.train_recommender import train_recommender_flow
 
     settings = Settings()
     # Checked here too so that a bad option fails before a flow run starts.
     weights = check_event_weights({**settings.event_weights, **parse_weights(weight or [])})
-    with console.status("training the recommender"):
+    with epoch_progress("recommender", "NDCG@10"):
         result = train_recommender_flow(settings=settings, source=source,
                                         max_minutes=max_minutes, seed=seed, weights=weights)
     m = result.metrics
-    console.print(f"recommender v{result.version.version}: validation NDCG@10 "
-                  f"{m['valid_ndcg@10']:.4f}, test NDCG@10 {m['test_ndcg@10']:.4f}, test "
-                  f"HR@10 {m['test_hr@10']:.4f} ({result.epochs} epochs, "
-                  f"{result.seconds_per_epoch:.1f} s each); "
-                  f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
+    console.print(run_table(f"recommender v{result.version.version}", {
+        "epochs run": result.epochs, "best epoch": result.best_epoch,
+        "steps": int(m["steps"]), "validation NDCG@10": m["valid_ndcg@10"],
+        "test NDCG@10": m["test_ndcg@10"], "test HR@10": m["test_hr@10"],
+        "time": f"{result.seconds:.0f} s ({result.seconds_per_epoch:.1f} s an epoch)",
+        "stopped by": result.stop_reason}))
+    console.print(f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")

@@ -37,6 +37,7 @@ class RankingReport:
     ndcg: float
     coverage: float | None  # None when not asked for (it needs every top-K list)
     seconds: float
+    ranks: np.ndarray  # (users,) each user's 0-based target rank, in split order
 
 
 def evaluate_ranking(scorer: Scorer, histories: Sequence[np.ndarray], targets: np.ndarray, *,
@@ -71,7 +72,7 @@ def evaluate_ranking(scorer: Scorer, histories: Sequence[np.ndarray], targets: n
     return RankingReport(
         stage=stage, k=k, users=len(all_ranks),
         hit_rate=metrics.hit_rate(all_ranks, k), ndcg=metrics.ndcg(all_ranks, k),
-        coverage=coverage, seconds=time.perf_counter() - start,
+        coverage=coverage, seconds=time.perf_counter() - start, ranks=all_ranks,
     )
 
 

@@ -48,10 +48,11 @@ class Recipe:
                  "d_ff": self.d_ff, "dropout": self.dropout}
         return SASRecConfig(n_items=n_items, **(shape | overrides))
 
-    def train_config(self, *, max_seconds: float | None, seed: int = 0,
-                     device: str = "auto") -> TrainConfig:
+    def train_config(self, *, max_seconds: float | None, seed: int = 0, device: str = "auto",
+                     reserve_evals: float = 0.0) -> TrainConfig:
         """The loop's settings: as many epochs as the budget allows."""
         return TrainConfig(max_epochs=1000, max_seconds=max_seconds, seed=seed, device=device,
+                           reserve_evals=reserve_evals,
                            lr=self.lr, eval_every=self.eval_every, schedule=self.schedule,
                            warmup_steps=self.warmup_steps, patience=self.patience)
 

@@ -76,14 +76,17 @@ class RecipeRun:
 
 def train_with_recipe(split: LeaveOneOutSplit, *, max_seconds: float | None, seed: int = 0,
                       device: str = "auto", bf16_matmul: bool = False,
-                      overrides: dict[str, Any] | None = None) -> RecipeRun:
+                      overrides: dict[str, Any] | None = None,
+                      reserve_evals: float = 0.0) -> RecipeRun:
     """SASRec on ``split`` with the settings its history lengths call for (``recipe_for``);
-    ``overrides`` replace fields of the model's shape. ``sentrec train recommender`` and the
-    quality bench both train through here."""
+    ``overrides`` replace fields of the model's shape; ``reserve_evals`` validation runs' worth
+    of ``max_seconds`` are left for the caller's evaluations after training. ``sentrec train
+    recommender`` and the quality bench both train through here."""
     recipe = recipe_for(split)
     config = recipe.model_config(split.n_items, **(overrides or {}))
     model, result = train_sasrec(split, config,
                                  recipe.train_config(max_seconds=max_seconds, seed=seed,
-                                                     device=device),
+                                                     device=device,
+                                                     reserve_evals=reserve_evals),
                                  batch_size=recipe.batch_size, bf16_matmul=bf16_matmul)
     return RecipeRun(model, result, recipe, config)

@@ -24,10 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.calibration import apply_temperature
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.sentiment.data import bucketed_order, pad_batch
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.tokenizer import Encoded, TextTokenizer, merge_pieces
+from models.training import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class TrainedSentiment:
     config: Any
     metrics: dict[str, float] = field(default_factory=dict)
     encoder_settings: dict[str, Any] | None = None  # accurate profile: MiniLM's own config
+    temperature: float = 1.0  # fitted on held-out data (models.calibration); scoring divides
+    # the logits by it, so every stored, reported and served probability is calibrated
+    run: TrainResult | None = None  # how the training loop went; not saved with the model
 
     @property
     def window(self) -> int:
@@ -57,13 +62,15 @@ class TrainedSentiment:
 
 @dataclass(frozen=True)
 class SentimentScores:
-    """Per text: probabilities (N, 3) in SENTIMENT_LABELS order, score = p_pos - p_neg (N,),
-    the top-k words by attention weight, and how many windows the text took."""
+    """Per text: calibrated probabilities (N, 3) in SENTIMENT_LABELS order, score = p_pos -
+    p_neg (N,), the top-k words by attention weight, and how many windows the text took."""
 
     probs: np.ndarray
     score: np.ndarray
     highlights: list[list[tuple[str, float]]]
     windows: np.ndarray
+    raw_probs: np.ndarray | None = None  # before calibration (temperature 1); None when the
+    # model's temperature is 1, where they equal ``probs``
 
 
 def split_sentences(text: str) -> list[str]:
@@ -118,28 +125,36 @@ def score_texts(trained: TrainedSentiment, texts: Sequence[str], *, batch_size: 
         weight_rows = weights.numpy()
         for slot, row in enumerate(rows):
             seg_weights[row] = weight_rows[slot, offset:offset + len(segments[row].ids)]
-    return _aggregate(len(texts), segments, owner, seg_probs, seg_weights, top_k)
+    calibrated = apply_temperature(seg_probs, trained.temperature)
+    return _aggregate(len(texts), segments, owner, calibrated, seg_weights, top_k,
+                      raw_seg_probs=None if calibrated is seg_probs else seg_probs)
 
 
 def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_probs: np.ndarray,
-               seg_weights: list[np.ndarray], top_k: int) -> SentimentScores:
-    """Token-count-weighted mean of window probabilities; highlights over the whole text."""
+               seg_weights: list[np.ndarray], top_k: int,
+               raw_seg_probs: np.ndarray | None = None) -> SentimentScores:
+    """Token-count-weighted mean of window probabilities (and of the uncalibrated ones when
+    given); highlights over the whole text."""
     sizes = np.array([len(s.ids) for s in segments], dtype=np.float64)
     owners = np.asarray(owner)
     totals = np.bincount(owners, weights=sizes, minlength=n_texts)
     share = sizes / totals[owners]  # (S,) each window's share of its text's tokens
-    probs = np.zeros((n_texts, 3), dtype=np.float64)
-    np.add.at(probs, owners, seg_probs * share[:, None])
+
+    def mean(window_probs: np.ndarray) -> np.ndarray:
+        found = np.zeros((n_texts, 3), dtype=np.float64)
+        np.add.at(found, owners, window_probs * share[:, None])
+        return found.astype(np.float32)
+
+    probs = mean(seg_probs)
     tokens: list[list[str]] = [[] for _ in range(n_texts)]
     weights: list[list[float]] = [[] for _ in range(n_texts)]
     for seg, text_index in enumerate(owner):
         tokens[text_index].extend(segments[seg].tokens)
         weights[text_index].extend((seg_weights[seg] * share[seg]).tolist())
     highlights = [_top_words(t, w, top_k) for t, w in zip(tokens, weights, strict=True)]
-    probs32 = probs.astype(np.float32)
-    return SentimentScores(probs=probs32, score=probs32[:, 2] - probs32[:, 0],
-                           highlights=highlights,
-                           windows=np.bincount(owners, minlength=n_texts))
+    return SentimentScores(probs=probs, score=probs[:, 2] - probs[:, 0], highlights=highlights,
+                           windows=np.bincount(owners, minlength=n_texts),
+                           raw_probs=None if raw_seg_probs is None else mean(raw_seg_probs))
 
 
 def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
@@ -180,7 +195,7 @@ def save_sentiment(trained: TrainedSentiment, path: Path | str) -> str:
     """One file: weights + config + tokenizer + metrics; returns its sha256 for the registry."""
     extra = {"profile": trained.profile, "tokenizer": trained.tokenizer.to_json(),
              "metrics": {k: float(v) for k, v in trained.metrics.items()},
-             "encoder": trained.encoder_settings}
+             "encoder": trained.encoder_settings, "temperature": trained.temperature}
     return save_checkpoint(path, model=trained.model, config=trained.config, extra=extra)
 
 
@@ -207,4 +222,5 @@ def load_sentiment(path: Path | str, *, sha256: str) -> TrainedSentiment:
     model.load_state_dict(checkpoint.state_dict)
     model.eval()
     return TrainedSentiment(profile=profile, model=model, tokenizer=tokenizer, config=config,
-                            metrics=dict(extra["metrics"]), encoder_settings=extra["encoder"])
+                            metrics=dict(extra["metrics"]), encoder_settings=extra["encoder"],
+                            temperature=float(extra.get("temperature", 1.0)))

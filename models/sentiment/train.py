@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +20,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from models.calibration import fit_temperature
 from models.device import seed_everything
 from models.sentiment.data import (
     bucketed_batches,
@@ -57,7 +59,10 @@ class FitConfig:
     bucket_batches: int = 50  # batches per length bucket: sort within, shuffle across
     token_dropout: float = 0.2  # share of content tokens replaced by [UNK] in each epoch's
     # batches: word dropout (Iyyer et al. 2015), a regulariser for small text datasets
-    max_seconds: float | None = None  # time budget for the whole run
+    max_seconds: float | None = None  # time budget of the whole profile function, from the
+    # tokenizer (or MiniLM's loading) to the calibration after the loop
+    reserve_evals: float = 0.0  # validation runs' worth of the budget left for the caller's
+    # own work after training (models.training.TrainConfig.reserve_evals)
     device: str = "auto"
 
 
@@ -101,11 +106,26 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return config.alpha * soft + (1.0 - config.alpha) * hard
 
 
+def _deadline(fit: FitConfig) -> float | None:
+    """When ``fit``'s budget ends, on the ``time.perf_counter`` clock, counted from now."""
+    return None if fit.max_seconds is None else time.perf_counter() + fit.max_seconds
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One ``_fit``: the loop's run, the validation metrics, the temperature fitted after it."""
+
+    result: TrainResult
+    metrics: dict[str, float]
+    temperature: float
+
+
 def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[str],
          labels: Sequence[int], *, max_len: int, fit: FitConfig, seed: int,
-         teacher_logits: torch.Tensor | None = None,
-         distill: DistillConfig | None = None) -> tuple[TrainResult, dict[str, float]]:
-    """Carve validation, build batches, train, return the run and the validation metrics.
+         deadline: float | None, teacher_logits: torch.Tensor | None = None,
+         distill: DistillConfig | None = None) -> Fitted:
+    """Carve validation, build batches, train until ``deadline`` (``time.perf_counter``) at
+    most, fit the temperature on validation, return it with the run and validation metrics.
 
     Labels of -100 mark unlabelled transfer texts (distillation): they are always trained on
     and never held out, so validation holds labelled texts only.
@@ -156,19 +176,23 @@ def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[s
     config = TrainConfig(max_epochs=rounds, lr=fit.lr, weight_decay=fit.weight_decay,
                          warmup_steps=int(fit.warmup_fraction * steps), schedule=fit.schedule,
                          patience=fit.patience, seed=seed, device=fit.device,
-                         max_seconds=fit.max_seconds)
+                         max_seconds=None if deadline is None else
+                         max(0.0, deadline - time.perf_counter()),
+                         reserve_evals=fit.reserve_evals + 1)  # + 1: the calibration below
     result = train(model, batches=batches, loss_fn=loss_fn, evaluate=evaluate, config=config)
     model.cpu()
-    predicted = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id).argmax(1)
-    val = classification_metrics(val_labels, predicted.tolist())
+    val_logits = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id)
+    val = classification_metrics(val_labels, val_logits.argmax(1).tolist())
+    temperature = fit_temperature(val_logits, torch.tensor(val_labels))
     metrics = {f"val_{k}": v for k, v in val.items()} | {
         "best_epoch": result.best_epoch / fit.evals_per_epoch,
         "epochs_run": result.epochs_run / fit.evals_per_epoch,
         "seconds_per_epoch": result.seconds_per_epoch * fit.evals_per_epoch,
         "train_seconds": result.seconds_total,
+        "steps": float(result.steps), "temperature": temperature,
         "n_train": float(len(kept)), "n_val": float(len(held))}
     logger.info("trained: %s (stopped by %s)", metrics, result.stop_reason)
-    return result, metrics
+    return Fitted(result, metrics, temperature)
 
 
 def _fast_model(config: SentimentConfig, seed: int) -> SentimentEncoder:
@@ -181,12 +205,15 @@ def train_fast(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
                config: SentimentConfig | None = None,
                fit: FitConfig = FAST_FIT) -> TrainedSentiment:
     """The fast profile trained alone: tokenizer learned from ``texts``, then the encoder."""
+    deadline = _deadline(fit)
     config = config or SentimentConfig()
     tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size)
     config = SentimentConfig(**{**config.__dict__, "vocab_size": tokenizer.vocab_size})
     model = _fast_model(config, seed)
-    _, metrics = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=fit, seed=seed)
-    return TrainedSentiment("fast", model, tokenizer, config, metrics)
+    fitted = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=fit, seed=seed,
+                  deadline=deadline)
+    return TrainedSentiment("fast", model, tokenizer, config, fitted.metrics,
+                            temperature=fitted.temperature, run=fitted.result)
 
 
 def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
@@ -196,28 +223,30 @@ def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0
     (LP-FT, Kumar et al. 2022): with ``probe``, first the head alone on the frozen encoder, then
     everything with ``fit``. A fresh head at a fine-tuning learning rate barely moves, and its
     random gradients distort the pretrained features meanwhile. ``fit.max_seconds`` bounds both
-    stages together."""
+    stages together (MiniLM's loading included); the probe gets a quarter of it."""
+    deadline = _deadline(fit)
     config = config or AccurateConfig()
     seed_everything(seed)
     model, tokenizer = build_accurate(config)
     probe_metrics: dict[str, float] = {}
     if probe is not None:
-        if fit.max_seconds is not None:  # one budget for both stages; the probe gets a quarter
-            probe = dataclasses.replace(probe, max_seconds=fit.max_seconds / 4)
+        probe_deadline = None
+        if deadline is not None and fit.max_seconds is not None:
+            probe_deadline = deadline - 0.75 * fit.max_seconds
         trainable = [p for p in model.encoder.parameters() if p.requires_grad]
         for parameter in trainable:
             parameter.requires_grad_(False)
-        result, found = _fit(model, tokenizer, texts, labels, max_len=config.max_len,
-                             fit=probe, seed=seed)
+        found = _fit(model, tokenizer, texts, labels, max_len=config.max_len,
+                     fit=dataclasses.replace(probe, reserve_evals=0.0), seed=seed,
+                     deadline=probe_deadline).metrics
         probe_metrics = {f"probe_{k}": v for k, v in found.items() if k.startswith("val_")}
         for parameter in trainable:
             parameter.requires_grad_(True)
-        if fit.max_seconds is not None:
-            fit = dataclasses.replace(fit, max_seconds=max(0.0, fit.max_seconds -
-                                                           result.seconds_total))
-    _, metrics = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=fit, seed=seed)
-    return TrainedSentiment("accurate", model, tokenizer, config, metrics | probe_metrics,
-                            encoder_settings=encoder_config())
+    fitted = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=fit, seed=seed,
+                  deadline=deadline)
+    return TrainedSentiment("accurate", model, tokenizer, config, fitted.metrics | probe_metrics,
+                            encoder_settings=encoder_config(), temperature=fitted.temperature,
+                            run=fitted.result)
 
 
 def soft_targets(teacher: TrainedSentiment, texts: Sequence[str]) -> torch.Tensor:
@@ -248,7 +277,9 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
         assert transfer_logits is not None
         logits = torch.cat([teacher_logits, transfer_logits])
     all_labels = [*labels, *([-100] * n_transfer)]
-    _, metrics = _fit(model, tokenizer, all_texts, all_labels, max_len=config.max_len, fit=fit,
-                      seed=seed, teacher_logits=logits, distill=distill or DistillConfig())
-    metrics["n_transfer"] = float(n_transfer)
-    return TrainedSentiment("distilled", model, tokenizer, config, metrics)
+    fitted = _fit(model, tokenizer, all_texts, all_labels, max_len=config.max_len, fit=fit,
+                  seed=seed, deadline=_deadline(fit), teacher_logits=logits,
+                  distill=distill or DistillConfig())
+    metrics = fitted.metrics | {"n_transfer": float(n_transfer)}
+    return TrainedSentiment("distilled", model, tokenizer, config, metrics,
+                            temperature=fitted.temperature, run=fitted.result)

@@ -27,8 +27,11 @@ def test_the_overview_commands_show_what_is_live_and_what_happened(
     run("ingest", "events", str(events_file(tmp_path / "e.csv")))
     assert "1 events e.csv canonical canonical utf-8 320 320 0 0" in run("batches")
     assert "no batch" not in run("batches", "--stream", "messages")
-    run("train", "recommender", "--max-minutes", "0.05")
-    run("train", "recommender", "--max-minutes", "0.05", "--seed", "1")
+    trained = run("train", "recommender", "--max-minutes", "0.05")
+    assert "epochs run" in trained and "validation NDCG@10" in trained
+    assert "stopped by time budget" in trained and "promoted: no active version" in trained
+    again = run("train", "recommender", "--max-minutes", "0.05", "--seed", "1")
+    assert "margin over" not in again and "95% interval" in again and "over 40 users" in again
     listed = run("models", "--name", "recommender")
     assert "recommender 1" in listed and "live" in listed and "promoted" in listed
     assert run("models", "--name", "recommender", "--rollback", code=2).endswith(

@@ -21,7 +21,8 @@ def test_train_promote_and_score_each_document_once(engine: Engine, tmp_path: Pa
     ingest_file(engine=engine, stream=Stream.MESSAGES, path=labelled_file(tmp_path / "l.csv"))
     outcome = train_sentiment(engine=engine, models_dir=tmp_path / "models", max_minutes=0.3)
     assert outcome.promotion.promoted and outcome.test_size == 12
-    assert set(outcome.metrics) >= {"accuracy", "macro_f1"}
+    assert set(outcome.metrics) >= {"accuracy", "macro_f1", "ece", "ece_uncalibrated",
+                                    "temperature", "epochs_run", "best_epoch", "steps"}
     version = active_version(engine=engine, name="sentiment")
     assert version is not None and Path(version.artifact_path).exists()
     chunks = plan_scoring(engine=engine, model_version_id=version.id, chunk_size=25)
@@ -40,7 +41,18 @@ def test_train_promote_and_score_each_document_once(engine: Engine, tmp_path: Pa
     again = train_sentiment(engine=engine, models_dir=tmp_path / "models", max_minutes=0.3,
                             seed=1)
     assert again.version.eval_set == outcome.version.eval_set
-    assert again.promotion.promoted == (again.metrics["macro_f1"] > outcome.metrics["macro_f1"])
+    # Promoted exactly when the whole interval of the margin is above 0.
+    assert again.promotion.promoted == (again.metrics["margin_low"] > 0)
+    assert "95% interval" in again.promotion.reason
+    assert "over 12 documents" in again.promotion.reason
+
+
+def test_a_tiny_budget_stops_training_and_says_so(engine: Engine, tmp_path: Path) -> None:
+    ingest_file(engine=engine, stream=Stream.MESSAGES, path=labelled_file(tmp_path / "l.csv"))
+    outcome = train_sentiment(engine=engine, models_dir=tmp_path / "models", max_minutes=1e-4)
+    assert outcome.stop_reason == "time budget"
+    assert (outcome.metrics["steps"], outcome.metrics["epochs_run"]) == (1, 1)
+    assert outcome.version.params["stop_reason"] == "time budget"
 
 
 def test_a_model_trained_in_one_folder_scores_from_another(engine: Engine, tmp_path: Path,

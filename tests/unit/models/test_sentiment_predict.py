@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from models.calibration import apply_temperature
 from models.sentiment.encoder import SentimentConfig, SentimentEncoder
-from models.sentiment.predict import TrainedSentiment, score_texts, split_sentences
+from models.sentiment.predict import (
+    TrainedSentiment,
+    load_sentiment,
+    save_sentiment,
+    score_texts,
+    split_sentences,
+)
 from models.sentiment.tokenizer import train_tokenizer
 
 SENTENCES = [
@@ -77,3 +86,18 @@ def test_batched_length_bucketed_scoring_matches_one_by_one(trained: TrainedSent
 def test_empty_text_is_refused_with_its_position(trained: TrainedSentiment) -> None:
     with pytest.raises(ValueError, match="text 1 has no tokens"):
         score_texts(trained, ["Profit rose.", "   "])
+
+
+def test_scores_are_calibrated_by_the_saved_temperature(trained: TrainedSentiment,
+                                                        tmp_path: Path) -> None:
+    raw = score_texts(trained, SENTENCES)
+    hot = dataclasses.replace(trained, temperature=2.0)
+    sha256 = save_sentiment(hot, tmp_path / "m.pt")
+    loaded = load_sentiment(tmp_path / "m.pt", sha256=sha256)
+    assert loaded.temperature == 2.0
+    scores = score_texts(loaded, SENTENCES)
+    assert raw.raw_probs is None and scores.raw_probs is not None
+    assert np.allclose(scores.raw_probs, raw.probs, atol=1e-6)
+    assert np.allclose(scores.probs, apply_temperature(raw.probs, 2.0), atol=1e-5)
+    assert (scores.probs.max(1) < raw.probs.max(1)).all()  # softened, as T > 1 does
+    assert scores.score == pytest.approx(scores.probs[:, 2] - scores.probs[:, 0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from models.recommender.data import left_pad, training_batches
 from models.recommender.losses import full_softmax_loss
 from models.recommender.sasrec import SASRec, SASRecConfig
 from models.recommender.train import train_sasrec
-from models.training import Batch, TrainConfig, train
+from models.training import PROGRESS, Batch, TrainConfig, train
 
 N_ITEMS = 12
 MODEL = SASRecConfig(n_items=N_ITEMS, max_len=8, d_model=16, d_ff=32, dropout=0.1)
@@ -113,3 +114,21 @@ def test_checkpoint_with_wrong_sha256_is_refused(tmp_path: Path) -> None:
         handle.write(b"tampered")
     with pytest.raises(ChecksumMismatchError, match=rf"{path}.*{digest}.*Restore the original"):
         load_checkpoint(path, sha256=digest)
+
+
+def test_a_tiny_budget_stops_within_the_first_epoch_and_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    config = TrainConfig(max_epochs=4, lr=1e-2, device="cpu", patience=10, max_seconds=1e-6)
+    with caplog.at_level(logging.INFO, logger="models.training"):
+        _, result = train_sasrec(_split(), MODEL, config, batch_size=4)  # 12 batches an epoch
+    assert (result.epochs_run, result.steps, result.stop_reason) == (1, 1, "time budget")
+    assert result.history[0].steps == 1 and result.history[0].metric is not None
+    progress = [r.__dict__[PROGRESS] for r in caplog.records if PROGRESS in r.__dict__]
+    assert [(p.epoch, p.max_epochs, p.steps, p.best_epoch) for p in progress] == [(1, 4, 1, 1)]
+
+
+def test_without_a_budget_every_step_of_every_epoch_runs() -> None:
+    config = TrainConfig(max_epochs=2, lr=1e-2, device="cpu", patience=10)
+    _, result = train_sasrec(_split(), MODEL, config, batch_size=4)
+    assert (result.epochs_run, result.steps, result.stop_reason) == (2, 24, "max epochs")
+    assert [log.steps for log in result.history] == [12, 12]
