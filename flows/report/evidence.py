@@ -28,7 +28,7 @@ couldn't wouldn't shouldn't hasn't haven't hadn't again still yet ever very too 
 against only even really
 """
 _SENTIMENT_BEARING = frozenset(_SENTIMENT_TEXT.split())
-_UNSHADED = STOP_WORDS - _SENTIMENT_BEARING
+FUNCTION_WORDS = STOP_WORDS - _SENTIMENT_BEARING  # never shaded by rule
 
 
 def shown_highlights(highlights: Sequence[Sequence[Any]]) -> list[tuple[str, float]]:
@@ -37,7 +37,7 @@ def shown_highlights(highlights: Sequence[Sequence[Any]]) -> list[tuple[str, flo
     for token, weight in highlights:
         word = str(token).strip()
         if _PLACEHOLDER.match(word) or not re.search(r"\w", word) or \
-                word.lower() in _UNSHADED or len(word) < 2:
+                word.lower() in FUNCTION_WORDS or len(word) < 2:
             continue
         kept.append((word, float(weight)))
     return kept
