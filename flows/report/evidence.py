@@ -3,8 +3,8 @@ its story (new, or a copy of one first seen earlier) and its probability of bein
 
 Where monitoring explained a document with its model (``flows.explain_evidence``), the shaded
 words are those integrated gradients credit with pushing it toward negative, shown as found:
-that explanation already leaves out placeholders, numbers and punctuation. Otherwise the
-stored pooling weights are shaded by rule: redaction placeholders ([USER], [URL] ...),
+that explanation already leaves out placeholders, numbers, punctuation and function words.
+Otherwise the stored pooling weights are shaded by rule: redaction placeholders ([USER], [URL] ...),
 punctuation and function words are never highlighted, whatever weight the model gave them;
 negations and words of degree or repetition ("not", "never", "again", "still", "too", "down")
 are shaded, since they carry the sentiment.
@@ -18,17 +18,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.keyterms import STOP_WORDS
+from domain.keyterms import FUNCTION_WORDS
 from flows.explain_evidence import HIGHLIGHTED_BY
 
 _PLACEHOLDER = re.compile(r"^\[[A-Z_]+\]$")
-_SENTIMENT_TEXT = """
-not no never nor cannot can't won't don't dont didn't doesn't isn't wasn't aren't weren't
-couldn't wouldn't shouldn't hasn't haven't hadn't again still yet ever very too down off
-against only even really
-"""
-_SENTIMENT_BEARING = frozenset(_SENTIMENT_TEXT.split())
-FUNCTION_WORDS = STOP_WORDS - _SENTIMENT_BEARING  # never shaded by rule
 
 
 def shown_highlights(highlights: Sequence[Sequence[Any]]) -> list[tuple[str, float]]:

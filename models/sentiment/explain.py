@@ -15,7 +15,10 @@ p(negative) 0.99 still shows which words put it there.
 Attributions are per word as a reader sees it (``\\w[\\w']*``, the words the report shades):
 word pieces add up into their word. Punctuation belongs to no word; a word inside a URL,
 an @mention, a cashtag, a redaction placeholder ([EMAIL], [PHONE] ...) or a pseudonym, and a word
-without a letter (a number), is kept for the arithmetic but never shown.
+without a letter (a number), is kept for the arithmetic but never shown. Highlights
+(``top_words``) also pass over function words ("the", "to"; negations and "again" stay):
+a model can lean on them, and ``bench.explanations`` reports how often the attributions put
+them in the top five, but a reader cannot act on them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from enum import StrEnum
 import torch
 from torch import nn
 
+from domain.keyterms import FUNCTION_WORDS
 from domain.redaction import PSEUDONYM_PREFIX
 from models.sentiment.data import pad_batch
 from models.sentiment.encoder import SentimentEncoder
@@ -156,13 +160,14 @@ def explain_texts(trained: TrainedSentiment, texts: Sequence[str], *,
     return out
 
 
-def top_words(words: WordScores, top_k: int = 5) -> list[tuple[str, float]]:
-    """The ``top_k`` shown words that pushed toward the explained class most (repeats of a
-    word, any case, add up), strongest first."""
+def top_words(words: WordScores, top_k: int = 5, *,
+              skip: frozenset[str] = FUNCTION_WORDS) -> list[tuple[str, float]]:
+    """The ``top_k`` shown words, ``skip`` aside, that pushed toward the explained class most
+    (repeats of a word, any case, add up), strongest first."""
     totals: dict[str, tuple[str, float]] = {}
     for word, score, shown in zip(words.words, words.scores, words.shown, strict=True):
-        if shown:
-            key = word.lower()
+        key = word.lower()
+        if shown and key not in skip:
             surface, total = totals.get(key, (word, 0.0))
             totals[key] = (surface, total + score)
     ranked = sorted((item for item in totals.values() if item[1] > 0), key=lambda i: -i[1])

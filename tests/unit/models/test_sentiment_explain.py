@@ -107,9 +107,11 @@ def test_a_long_text_is_explained_window_by_window() -> None:
     assert all(s != 0.0 for s in scores.scores)
 
 
-def test_top_words_are_positive_shown_and_sum_repeats() -> None:
-    words = text_words("bad bad BAD good [USER] fine", [(0, 3), (4, 7), (8, 11), (12, 16),
-                                                         (18, 22), (24, 28)])
-    scored = type(words)(words.words, [0.5, 0.25, 0.25, -1.0, 3.0, 0.1], words.shown,
-                         words.pieces)
-    assert top_words(scored) == [("bad", 1.0), ("fine", 0.1)]
+def test_top_words_are_positive_shown_content_words_and_sum_repeats() -> None:
+    text = "bad bad BAD good [USER] fine the not"
+    words = text_words(text, [(0, 3), (4, 7), (8, 11), (12, 16), (18, 22), (24, 28), (29, 32),
+                              (33, 36)])
+    scored = type(words)(words.words, [0.5, 0.25, 0.25, -1.0, 3.0, 0.1, 2.0, 0.2],
+                         words.shown, words.pieces)
+    assert top_words(scored) == [("bad", 1.0), ("not", 0.2), ("fine", 0.1)]
+    assert top_words(scored, skip=frozenset())[0] == ("the", 2.0)
