@@ -9,7 +9,7 @@ bins would mostly round to the same one or two words. Words are those a reader s
 merged, ``models.sentiment.explain``) and only words the product may show compete; removing
 a word removes all its pieces; a text left with no token is read as one [UNK].
 
-Explanations compared, each toward the predicted class: integrated gradients (20 steps),
+Explanations compared, each toward the predicted class: integrated gradients (``--steps``),
 gradient x input, the attention-pool weights (what scoring stores as highlights) and random
 shown words (seeded). Also: the share of function words (``flows.report.evidence``'s list,
 negations and degree words excluded) among each method's top-5 highlights, before any display
@@ -17,10 +17,13 @@ rule (for the attributions, as ``top_words`` picks them: credited toward the cla
 issue's goal is <= 5% for the attributions.
 
 Models: ``bench.sentiment_models`` (fast and accurate, trained within a budget on the fixed
-80/20 split, cached); texts: a seeded sample of the test portion.
+80/20 split, cached); texts: a seeded sample of the test portion (fewer for the accurate
+profile, whose attributions cost a MiniLM backward pass per step and text). Results
+accumulate by (dataset, profile), so the bench can be run piece by piece.
 
     python -m bench.explanations [--datasets phrasebank-50,airline] [--profiles fast,accurate]
-        [--n 300] [--fast-minutes 3] [--accurate-minutes 6] [--threads 2]
+        [--n 300] [--n-accurate 60] [--steps 16] [--fast-minutes 3] [--accurate-minutes 6]
+        [--threads 2]
         [--cache-dir /tmp/sentrec-sentiment-probe] [--data-dir ../shared/data]
 
 Writes bench/results/explanations.json and .md.
@@ -38,7 +41,14 @@ import numpy as np
 import torch
 
 from bench import common
-from bench.sentiment_models import LOADERS, PROFILES, load_split, trained_model
+from bench.sentiment_models import (
+    LOADERS,
+    PROFILES,
+    load_split,
+    merge_results,
+    sample,
+    trained_model,
+)
 from flows.report.evidence import FUNCTION_WORDS
 from models.sentiment.data import pad_batch
 from models.sentiment.explain import Attribution, WordScores, explain_texts
@@ -90,7 +100,8 @@ def erase(seq: list[int], words: WordScores, chosen: list[int]) -> tuple[list[in
             [t for p, t in enumerate(seq) if p in picked])
 
 
-def measure(trained: TrainedSentiment, texts: list[str], *, seed: int) -> dict[str, Any]:
+def measure(trained: TrainedSentiment, texts: list[str], *, seed: int,
+            steps: int) -> dict[str, Any]:
     """AOPC comprehensiveness and sufficiency and the function-word share, per method."""
     seqs = [e.ids for e in trained.tokenizer.encode_batch(texts)]
     full = class_probs(trained, seqs)
@@ -99,7 +110,7 @@ def measure(trained: TrainedSentiment, texts: list[str], *, seed: int) -> dict[s
     seconds: dict[str, float] = {}
     for method in (Attribution.INTEGRATED_GRADIENTS, Attribution.GRADIENT_X_INPUT):
         start = time.perf_counter()
-        explained[method.value] = _by_class(trained, texts, predicted, method)
+        explained[method.value] = _by_class(trained, texts, predicted, method, steps)
         seconds[method.value] = round(time.perf_counter() - start, 1)
     base = explained[Attribution.INTEGRATED_GRADIENTS.value]
     scores = {m: [w.scores for w in explained[m]] for m in explained}
@@ -136,14 +147,14 @@ def _highlighted(order: list[int], scores: list[float] | None) -> list[int]:
 
 
 def _by_class(trained: TrainedSentiment, texts: list[str], predicted: np.ndarray,
-              method: Attribution) -> list[WordScores]:
+              method: Attribution, steps: int) -> list[WordScores]:
     """Attributions of every text toward its own predicted class, in input order."""
     out: list[WordScores | None] = [None] * len(texts)
     for target in range(3):
         rows = [i for i, c in enumerate(predicted) if c == target]
         if rows:
             found = explain_texts(trained, [texts[i] for i in rows], method=method,
-                                  target=target, steps=20)
+                                  target=target, steps=steps)
             for row, words in zip(rows, found, strict=True):
                 out[row] = words
     return [w for w in out if w is not None]
@@ -153,9 +164,10 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     """The markdown table, one row per (dataset, profile, method)."""
     lines = [
         "# Explanation faithfulness (ERASER, DeYoung et al. 2020)", "",
-        f"`python -m bench.explanations --datasets {','.join(args.datasets)} --profiles "
-        f"{','.join(args.profiles)} --n {args.n} --fast-minutes {args.fast_minutes:g} "
-        f"--accurate-minutes {args.accurate_minutes:g} --threads {args.threads}`", "",
+        f"`python -m bench.explanations --n {args.n} --n-accurate {args.n_accurate} "
+        f"--steps {args.steps} --fast-minutes {args.fast_minutes:g} "
+        f"--accurate-minutes {args.accurate_minutes:g} --threads {args.threads}` "
+        "(the rows may come from runs of one dataset or profile at a time)", "",
         "AOPC over the top 1-5 words, toward the predicted class, on a seeded sample of each "
         "test split. Comprehensiveness: higher is better; sufficiency: lower is better. "
         "Function-word share: of the top-5 words, raw (goal <= 5% for the attributions).", "",
@@ -181,7 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default=",".join(LOADERS))
     parser.add_argument("--profiles", default=",".join(PROFILES))
-    parser.add_argument("--n", type=int, default=300, help="test texts per dataset")
+    parser.add_argument("--n", type=int, default=300, help="test texts per dataset (fast)")
+    parser.add_argument("--n-accurate", type=int, default=60, help="test texts (accurate)")
+    parser.add_argument("--steps", type=int, default=16, help="integrated-gradients steps")
     parser.add_argument("--fast-minutes", type=float, default=3.0)
     parser.add_argument("--accurate-minutes", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=2)
@@ -194,23 +208,24 @@ def main() -> None:
     results = []
     for dataset in args.datasets:
         split = load_split(dataset, args.data_dir)
-        sample = sorted(random.Random(0).sample(range(len(split.x_test)),
-                                                min(args.n, len(split.x_test))))
-        texts = [split.x_test[i] for i in sample]
         for profile in args.profiles:
-            minutes = args.fast_minutes if profile == "fast" else args.accurate_minutes
-            trained, info = trained_model(dataset, profile, split, minutes=minutes, seed=0,
-                                          cache=args.cache_dir)
+            fast = profile == "fast"
+            texts, labels = sample(split.x_test, split.y_test,
+                                   args.n if fast else args.n_accurate)
+            trained, info = trained_model(
+                dataset, profile, split, seed=0, cache=args.cache_dir,
+                minutes=args.fast_minutes if fast else args.accurate_minutes)
             probs = class_probs(trained, [e.ids for e in trained.tokenizer.encode_batch(texts)])
-            accuracy = float(np.mean(probs.argmax(1) == np.array(
-                [split.y_test[i] for i in sample])))
+            accuracy = float(np.mean(probs.argmax(1) == np.array(labels)))
             entry = {"dataset": dataset, "profile": profile, "n": len(texts),
-                     "accuracy": round(accuracy, 4), "model": info,
-                     "methods": measure(trained, texts, seed=0)}
+                     "accuracy": round(accuracy, 4), "model": info, "steps": args.steps,
+                     "methods": measure(trained, texts, seed=0, steps=args.steps)}
             results.append(entry)
             print(dataset, profile, {m: (v["comprehensiveness_aopc"], v["sufficiency_aopc"],
                                          v["function_word_share_top5"])
                                      for m, v in entry["methods"].items()}, flush=True)
+    results = merge_results(common.RESULTS / "explanations.json", results,
+                            ("dataset", "profile"))
     common.write_results("explanations", {"machine": common.machine(threads=args.threads),
                                           "results": results}, render(results, args))
 

@@ -9,10 +9,12 @@ Negation is a direction test: on the positive and negative test texts with an au
 to negate, the share whose probability of their own class went down when "not" was inserted
 (higher is better; the label of a negated sentence is not known, so no accuracy). TF-IDF + LR
 runs beside the fast and accurate profiles on the same texts. Models score through the
-product path (``score_texts``).
+product path (``score_texts``). ``--n`` caps the test texts (a seeded sample) when the
+accurate profile is too slow for the whole split on the machine at hand. Results accumulate by
+(dataset, model), so the bench can be run piece by piece.
 
     python -m bench.robustness [--datasets phrasebank-50,airline] [--profiles fast,accurate]
-        [--fast-minutes 3] [--accurate-minutes 6] [--threads 2]
+        [--n 100000] [--fast-minutes 3] [--accurate-minutes 6] [--threads 2]
         [--cache-dir /tmp/sentrec-sentiment-probe] [--data-dir ../shared/data]
 
 Writes bench/results/robustness.json and .md.
@@ -37,6 +39,8 @@ from bench.sentiment_models import (
     Split,
     baseline_model,
     load_split,
+    merge_results,
+    sample,
     trained_model,
 )
 from models.sentiment.predict import score_texts
@@ -93,9 +97,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     """One table of invariance (accuracy before -> after, flips) and one of negation."""
     lines = [
         "# Sentiment robustness (CheckList, Ribeiro et al. 2020)", "",
-        f"`python -m bench.robustness --datasets {','.join(args.datasets)} --profiles "
-        f"{','.join(args.profiles)} --fast-minutes {args.fast_minutes:g} --accurate-minutes "
-        f"{args.accurate_minutes:g} --threads {args.threads}`", "",
+        f"`python -m bench.robustness --n {args.n} --fast-minutes {args.fast_minutes:g} "
+        f"--accurate-minutes {args.accurate_minutes:g} --threads {args.threads}` (the rows "
+        "may come from runs of one dataset or profile at a time; n per row)", "",
         "Invariance: accuracy on the texts a perturbation fits, before -> after, and the share "
         "of predictions that flip (lower is better).", "",
         "| dataset | model | perturbation | n | accuracy before | after | change | flipped |",
@@ -129,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default=",".join(LOADERS))
     parser.add_argument("--profiles", default=",".join(PROFILES))
+    parser.add_argument("--n", type=int, default=100_000, help="test texts per dataset")
     parser.add_argument("--fast-minutes", type=float, default=3.0)
     parser.add_argument("--accurate-minutes", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=2)
@@ -141,6 +146,7 @@ def main() -> None:
     results = []
     for dataset in args.datasets:
         split = load_split(dataset, args.data_dir)
+        split = Split(split.x_train, split.y_train, *sample(split.x_test, split.y_test, args.n))
         baseline = baseline_model(split)
         models: list[tuple[str, Predict, dict[str, Any] | None]] = [
             ("tfidf-lr", lambda t, b=baseline: b.predict_proba(list(t)), None)]
@@ -157,6 +163,7 @@ def main() -> None:
             results.append(entry)
             print(dataset, name, {k: v.get("flipped") for k, v in entry["invariance"].items()},
                   entry["negation"], flush=True)
+    results = merge_results(common.RESULTS / "robustness.json", results, ("dataset", "model"))
     common.write_results("robustness", {"machine": common.machine(threads=args.threads),
                                         "results": results}, render(results, args))
 
