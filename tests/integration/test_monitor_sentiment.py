@@ -160,6 +160,7 @@ def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
         "Acme", "acknowledged", "negative share 90% vs 20%")
     shown = runner.invoke(app, ["alerts", "show", "1"])
     assert shown.exit_code == 0 and "why: negative share 90% vs 20%" in shown.output
+    assert "  words: account\n" in shown.output  # the stored highlights, no model file
     out = tmp_path / "r.html"
     made = runner.invoke(app, ["report", "--out", str(out)])
     assert made.exit_code == 0 and out.exists()
