@@ -76,9 +76,8 @@ def text_words(text: str, offsets: Sequence[tuple[int, int]]) -> WordScores:
             pieces[word].append(position)
     keep = [i for i, p in enumerate(pieces) if p]
     words = [text[spans[i][0]:spans[i][1]] for i in keep]
-    shown = [any(c.isalpha() for c in w) and
-             not any(a <= spans[i][0] < b for a, b in hidden) for i, w in zip(keep, words,
-                                                                               strict=True)]
+    shown = [any(c.isalpha() for c in w) and not any(a <= spans[i][0] < b for a, b in hidden)
+             for i, w in zip(keep, words, strict=True)]
     return WordScores(words, [0.0] * len(keep), shown, [pieces[i] for i in keep])
 
 
