@@ -10,8 +10,9 @@ to negate, the share whose probability of their own class went down when "not" w
 (higher is better; the label of a negated sentence is not known, so no accuracy). TF-IDF + LR
 runs beside the fast and accurate profiles on the same texts. Models score through the
 product path (``score_texts``). ``--n`` caps the test texts (a seeded sample) when the
-accurate profile is too slow for the whole split on the machine at hand. Results accumulate by
-(dataset, model), so the bench can be run piece by piece.
+accurate profile is too slow for the whole split on the machine at hand; TF-IDF + LR always
+runs on the same texts. Results accumulate by (dataset, model, test texts), so the bench can
+be run piece by piece.
 
     python -m bench.robustness [--datasets phrasebank-50,airline] [--profiles fast,accurate]
         [--n 100000] [--fast-minutes 3] [--accurate-minutes 6] [--threads 2]
@@ -102,24 +103,26 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "may come from runs of one dataset or profile at a time; n per row)", "",
         "Invariance: accuracy on the texts a perturbation fits, before -> after, and the share "
         "of predictions that flip (lower is better).", "",
-        "| dataset | model | perturbation | n | accuracy before | after | change | flipped |",
-        "|---|---|---|---|---|---|---|---|"]
+        "| dataset | test texts | model | perturbation | n | accuracy before | after | change "
+        "| flipped |", "|---|---|---|---|---|---|---|---|---|"]
     for entry in results:
+        head = f"| {entry['dataset']} | {entry['n_test']} | {entry['model']}"
         for name, row in entry["invariance"].items():
             if row["n"] == 0:
-                lines.append(f"| {entry['dataset']} | {entry['model']} | {name} | 0 | | | | |")
+                lines.append(f"{head} | {name} | 0 | | | | |")
                 continue
             lines.append(
-                f"| {entry['dataset']} | {entry['model']} | {name} | {row['n']} | "
+                f"{head} | {name} | {row['n']} | "
                 f"{row['accuracy_before']:.3f} | {row['accuracy_after']:.3f} | "
                 f"{row['accuracy_after'] - row['accuracy_before']:+.3f} | {row['flipped']:.1%} |")
     lines += ["", "Negation (direction): positive and negative test texts with an auxiliary "
               "verb, \"not\" inserted after it; the share whose own-class probability fell "
               "(higher is better) and the mean change of that probability.", "",
-              "| dataset | model | n | own class fell | mean change |", "|---|---|---|---|---|"]
+              "| dataset | test texts | model | n | own class fell | mean change |",
+              "|---|---|---|---|---|---|"]
     for entry in results:
         row = entry["negation"]
-        lines.append(f"| {entry['dataset']} | {entry['model']} | {row['n']} | "
+        lines.append(f"| {entry['dataset']} | {entry['n_test']} | {entry['model']} | {row['n']} | "
                      f"{row.get('own_class_fell', float('nan')):.1%} | "
                      f"{row.get('mean_change', float('nan')):+.3f} |")
     lines += ["", "Models:", ""]
@@ -158,12 +161,14 @@ def main() -> None:
                            info))
         for name, predict, info in models:
             entry = {"dataset": dataset, "model": name, "info": info,
+                     "n_test": len(split.x_test),
                      "invariance": invariance(predict, split, seed=0),
                      "negation": negation(predict, split, seed=0)}
             results.append(entry)
             print(dataset, name, {k: v.get("flipped") for k, v in entry["invariance"].items()},
                   entry["negation"], flush=True)
-    results = merge_results(common.RESULTS / "robustness.json", results, ("dataset", "model"))
+    results = merge_results(common.RESULTS / "robustness.json", results,
+                            ("dataset", "model", "n_test"))
     common.write_results("robustness", {"machine": common.machine(threads=args.threads),
                                         "results": results}, render(results, args))
 

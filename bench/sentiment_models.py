@@ -107,9 +107,9 @@ def merge_results(previous: Path, fresh: list[dict[str, Any]],
     this run's: a bench can be run piece by piece within a time budget."""
     if not previous.exists():
         return fresh
-    done = {tuple(e[k] for k in key) for e in fresh}
+    done = {tuple(e.get(k) for k in key) for e in fresh}
     kept = [e for e in json.loads(previous.read_text())["results"]
-            if tuple(e[k] for k in key) not in done]
+            if tuple(e.get(k) for k in key) not in done]
     return kept + fresh
 
 
