@@ -181,8 +181,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"{row['comprehensiveness_aopc']:.3f} | {row['sufficiency_aopc']:.3f} | "
                 f"{row['function_word_share_top5']:.1%} | {row['seconds'] or ''} |")
     lines += ["", "Models (trained for this bench within the budget, cached):", ""]
-    lines += [f"- {e['dataset']} {e['profile']}: {e['model']['train_seconds']:.0f} s on "
-              f"{e['model']['n_train']} texts, validation macro-F1 "
+    lines += [f"- {e['dataset']} {e['profile']} ({e['model'].get('recipe', 'from scratch')}): "
+              f"{e['model']['train_seconds']:.0f} s on {e['model']['n_train']} texts, "
+              "validation macro-F1 "
               f"{e['model']['metrics'].get('val_macro_f1', float('nan')):.3f}; "
               f"{e['n']} test texts probed, test accuracy {e['accuracy']:.3f}"
               for e in results]

@@ -127,7 +127,8 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                      f"{row.get('mean_change', float('nan')):+.3f} |")
     lines += ["", "Models:", ""]
     lines += [f"- {e['dataset']} {e['model']}: " + (
-        f"trained {e['info']['train_seconds']:.0f} s on {e['info']['n_train']} texts"
+        f"{e['info'].get('recipe', 'from scratch')}, {e['info']['train_seconds']:.0f} s on "
+        f"{e['info']['n_train']} texts"
         if e["info"] else "TF-IDF + LR, C by cross-validation") for e in results]
     return "\n".join(lines)
 
