@@ -43,7 +43,7 @@ METRIC = "negative_share"
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Thresholds of all detectors; defaults are for hourly windows (see bench/alerts.py)."""
+    """Thresholds of all detectors; hourly defaults (bench/alerts.py measures them)."""
 
     baseline_windows: int = 24  # trailing windows the baseline looks at: one day of hours
     min_baseline_windows: int = 8  # judged windows the baseline needs before it is trusted

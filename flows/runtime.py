@@ -30,7 +30,8 @@ R = TypeVar("R")
 # Each is only a default: a value already in the environment wins.
 _PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # A loaded machine can take minutes to start the temporary server; 120 s failed there.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
     "PREFECT_SERVER_UI_ENABLED": "false",
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
     # Run-by-run chatter stays out of the CLI's output; `-v` or this variable brings it back.

@@ -71,7 +71,9 @@ class TopicModel:
         vectorizer = TfidfVectorizer(preprocessor=clean_text, max_features=config.max_features,
                                      min_df=config.min_df, max_df=config.max_df,
                                      stop_words=sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS))
-        vectorizer.fit(texts)
+        # The vectorizer's own TF-IDF (raw counts x idf, L2 rows) is what ``tfidf`` computes:
+        # fitting NMF on it saves tokenizing the corpus a second time.
+        matrix = vectorizer.fit_transform(texts)
         vocabulary = list(vectorizer.get_feature_names_out())
         if len(vocabulary) < config.k:
             raise ValueError(f"only {len(vocabulary)} terms pass min_df={config.min_df} and "
@@ -83,7 +85,7 @@ class TopicModel:
         # with the mean so coordinate descent can move them.
         nmf = NMF(n_components=config.k, init="nndsvda", random_state=config.seed,
                   max_iter=config.max_iter)
-        nmf.fit(model.tfidf(texts))
+        nmf.fit(matrix)
         model.components = np.asarray(nmf.components_, dtype=np.float64)
         return model
 

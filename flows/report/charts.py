@@ -86,7 +86,7 @@ def trend_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = rows["window_start"].to_list()
+    x = _times(rows)
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     fig, (volume, negative, share) = plt.subplots(1, 3, figsize=(15, 2.0), sharex=True)
@@ -102,7 +102,7 @@ def trend_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
         _dots(negative, rows.filter(pl.col("negatives_fired")), "negatives")
         _dots(volume, rows.filter(pl.col("volume_fired")), "volume")
     judged = rows.filter(pl.col("judged"))
-    share.fill_between(judged["window_start"].to_list(), judged["baseline"].to_numpy(),
+    share.fill_between(_times(judged), judged["baseline"].to_numpy(),
                        judged["band_high"].to_numpy(), color="#bcccdc", alpha=0.7, lw=0)
     share.plot(x, rows["negative_share"].to_numpy(), ".", color="#52606d", ms=2)
     if "share_fired" in rows.columns:
@@ -118,7 +118,8 @@ def trend_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
         axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         for alert in alerts:
             axis.axvspan(alert.window_start, alert.window_end, color="#e53935", alpha=0.2, lw=0)
-    fig.tight_layout(pad=0.4)
+    # Fixed margins: tight_layout measured every tick label again (a third of the chart's time).
+    fig.subplots_adjust(left=0.03, right=0.99, bottom=0.24, top=0.88, wspace=0.12)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=74)
     plt.close(fig)
@@ -127,5 +128,11 @@ def trend_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
 
 def _dots(axis: Any, fired: pl.DataFrame, column: str) -> None:
     if fired.height:
-        axis.plot(fired["window_start"].to_list(), fired[column].to_numpy(), "o",
+        axis.plot(_times(fired), fired[column].to_numpy(), "o",
                   color="#c62828", ms=4)
+
+
+def _times(rows: pl.DataFrame) -> Any:
+    """Window starts as numpy datetime64 (UTC): matplotlib converts them in one step, a list
+    of Python datetimes one by one."""
+    return rows["window_start"].dt.replace_time_zone(None).to_numpy()

@@ -20,5 +20,5 @@ def test_topics_agree_with_the_labelled_support_tweets() -> None:
     ami = adjusted_mutual_info_score(labels[single], topics[single])
     shuffled = adjusted_mutual_info_score(np.random.default_rng(0).permutation(labels[single]),
                                           topics[single])
-    # bench/alerts.py reports 0.31 on the 361 single-label tweets; chance is ~0.
+    # bench/topics.py reports 0.31 on the 361 single-label tweets; chance is ~0.
     assert ami > 0.25 and abs(shuffled) < 0.05
