@@ -39,6 +39,14 @@ yourselves still yet ever even really amp rt hi hey thanks thank thx pls plz lol
 one two get going gonna want need know think today yesterday tomorrow day time
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
+# Stop words that carry sentiment all the same: negations, degree and repetition, direction and
+# thanks. Every other stop word is a function word, which a highlight never shows.
+_SENTIMENT_TEXT = """
+not no never nor cannot can't won't don't dont didn't doesn't isn't wasn't aren't weren't
+couldn't wouldn't shouldn't hasn't haven't hadn't again still yet ever very too down off
+against only even really up thanks thank thx
+"""
+FUNCTION_WORDS = STOP_WORDS - frozenset(_SENTIMENT_TEXT.split())
 _NOISE = re.compile(r"^\s*rt\s+@\w+:?|https?://\S+|www\.\S+|@\w+|#|\[[A-Z_]+\]|&\w+;")
 _WORD = re.compile(r"[a-z][a-z']+")
 

@@ -22,6 +22,7 @@ from domain.episodes import Detection, detect_alerts, topic_breakdown
 from domain.errors import NotReadyError
 from domain.settings import Settings
 from domain.windows import MonitorConfig
+from flows.explain_evidence import explain_evidence
 from flows.report import render_report, report_markdown
 from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors
 from flows.topics import refresh_topics
@@ -86,6 +87,7 @@ def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "def
                             model_version_id=latest_scoring_model(engine=engine))
     # Episodes that ended before the touched windows were judged by an earlier run.
     touched = [a for a in detection.alerts if a.window_end > judged_from]
+    explain_evidence(engine=engine, alerts=touched)
     summary = upsert_alerts(engine=engine, alerts=touched, horizon=horizon)
     set_watermark(engine=engine, key=key, scored_through=fresh.newest_scored_at)
     documents = int(detection.series["documents"].sum()) if detection.series.height else 0

@@ -44,7 +44,11 @@ class EvidenceDocument(BaseModel):
     text: str
     score: float
     p_negative: float | None = None
-    highlights: list[tuple[str, float]]
+    highlights: list[tuple[str, float]] = Field(description="Words behind the score, strongest "
+                                                 "first: with highlighted_by, their credit for "
+                                                 "the negative log-odds; else pooling weights.")
+    highlighted_by: str | None = Field(default=None, description="How the highlights were found "
+                                       "(integrated-gradients), or null for pooling weights.")
     novel: bool | None = Field(default=None, description="The first document of its story.")
     copies: int | None = Field(default=None, description="Documents of the same story.")
     first_seen: datetime | None = Field(default=None, description="When its story was first "

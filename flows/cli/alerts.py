@@ -18,6 +18,7 @@ from domain.errors import InvalidInputError
 from domain.settings import Settings
 from domain.windows import Window
 from flows.cli.output import console
+from flows.report.evidence import shaded_words
 
 if TYPE_CHECKING:
     from storage.alerts import StoredAlert
@@ -140,6 +141,9 @@ def show(alert_id: int) -> None:
             f"copy of a story first seen {doc.get('first_seen', '')[:16]}"
         console.print(f"- p(negative) {float(doc.get('p_negative', 0)):.2f}, {story}: "
                       f"{escape(str(doc.get('text', '')))}")
+        words = shaded_words(doc)
+        if words:
+            console.print("  words: " + ", ".join(escape(w) for w, _ in words))
     for revision in alert.revisions:
         console.print(f"revised under model version {revision['model_version_id']}: severity "
                       f"{revision['old_severity']} -> {revision['new_severity']}")

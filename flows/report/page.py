@@ -54,8 +54,9 @@ READING = (
     "when the <b>negative share</b> rises above its recent baseline. Its reason names every "
     "signal that fired. <b>Severity</b> 0-100 grows with how far over the line the surge went "
     "and how many documents it rests on. <b>Backfill</b> alerts were found in windows older "
-    "than the alert horizon: history, not news. Shaded words in the evidence are those the "
-    "sentiment model weighed most.")
+    "than the alert horizon: history, not news. Shaded words in the evidence are those that "
+    "pushed the sentiment model toward negative most (integrated gradients), or, where that "
+    "model is no longer at hand, those it weighed most.")
 
 
 def _severity_badge(value: int) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -56,10 +56,13 @@ def normalize_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Encoded:
-    """Content tokens of one text (no [CLS]/[SEP]): ids and their surface strings."""
+    """Content tokens of one text (no [CLS]/[SEP]): ids, their surface strings and, when
+    encoded from the whole text, each token's character span in it (explanations map tokens
+    back to the words a reader sees)."""
 
     ids: list[int]
     tokens: list[str]
+    offsets: list[tuple[int, int]] = field(default_factory=list)
 
 
 class TextTokenizer:
@@ -104,8 +107,8 @@ class TextTokenizer:
     def encode_batch(self, texts: Sequence[str]) -> list[Encoded]:
         """Content ids and surface strings of many texts (parallel in Rust)."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [Encoded(ids=list(e.ids), tokens=[_READABLE.get(t, t) for t in e.tokens])
-                for e in encodings]
+        return [Encoded(ids=list(e.ids), tokens=[_READABLE.get(t, t) for t in e.tokens],
+                        offsets=list(e.offsets)) for e in encodings]
 
     def frame(self, ids: list[int]) -> list[int]:
         """The model input for content ids: with [CLS] ... [SEP] when the encoder wants them."""

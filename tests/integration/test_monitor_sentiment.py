@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import torch
 from sqlalchemy import Engine, func, insert, select
 from typer.testing import CliRunner
 
 from domain.settings import Settings
+from flows.explain_evidence import STEPS
 from flows.monitor_sentiment import run_monitoring, write_report
 from flows.runtime import ready_engine
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.explain import explain_texts, top_words
+from models.sentiment.predict import TrainedSentiment, save_sentiment
+from models.sentiment.tokenizer import train_tokenizer
 from storage.registry import register_version
 from storage.schema import Alert, IngestBatch, Message, SentimentScore
 from storage.scores import scored_documents
@@ -23,7 +30,7 @@ SUBJECTS = ["refund payment card charge", "flight delay gate crew",
 
 
 def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
-              per_hour: int = 20) -> None:
+              per_hour: int = 20, version: int | None = None) -> None:
     """Messages to 'Acme' each hour; a share of them scored negative."""
     with engine.begin() as connection:
         batch = connection.execute(insert(IngestBatch).returning(IngestBatch.id), {
@@ -31,8 +38,8 @@ def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
             "file_sha256": f"{hours.start}", "started_at": START, "rows_read": 0,
             "loaded": 0, "rejected": 0, "duplicate": 0, "labels_loaded": 0,
             "items_loaded": 0}).scalar_one()
-        version = connection.execute(select(func.max(SentimentScore.model_version_id))
-                                     ).scalar_one()
+        version = version or connection.execute(
+            select(func.max(SentimentScore.model_version_id))).scalar_one()
     if version is None:
         version = register_version(engine=engine, name="sentiment-fast", eval_set="e",
                                    primary_metric="f1", metrics={"f1": 0.8}, params={},
@@ -86,6 +93,37 @@ def test_a_surge_becomes_one_alert_and_reruns_add_nothing(engine: Engine,
     assert "Acme" in page and "<img" in page
 
 
+def test_evidence_is_shaded_by_the_scoring_model_attributions(engine: Engine,
+                                                              tmp_path: Path) -> None:
+    texts = [f"{s} ticket number 7 today" for s in SUBJECTS]
+    tokenizer = train_tokenizer(texts * 3, vocab_size=200, min_frequency=1)
+    config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=32, d_model=16,
+                             n_heads=2, n_layers=1, d_ff=32, dropout=0.0)
+    torch.manual_seed(0)
+    model = SentimentEncoder(config)
+    with torch.no_grad():
+        model.head.weight.normal_()
+    trained = TrainedSentiment("fast", model.eval(), tokenizer, config)
+    sha = save_sentiment(trained, tmp_path / "fast.pt")
+    version = register_version(engine=engine, name="sentiment-fast", eval_set="e",
+                               primary_metric="f1", metrics={"f1": 0.8}, params={},
+                               artifact_path=str(tmp_path / "fast.pt"), sha256=sha).id
+    add_hours(engine, range(0, 40), {38: 0.9}, version=version)
+    run_monitoring(engine=engine)
+    with engine.connect() as connection:
+        evidence = json.loads(connection.execute(select(Alert.evidence)).scalar_one())
+    words = explain_texts(trained, [doc["text"] for doc in evidence], steps=STEPS)
+    assert [doc["highlights"] for doc in evidence] == [
+        [list(pair) for pair in top_words(w)] for w in words]
+    assert {doc["highlighted_by"] for doc in evidence} == {"integrated-gradients"}
+    assert all(doc["highlights"] != [["account", 0.5]] for doc in evidence)
+    page = write_report(engine=engine, out=tmp_path / "report.html", days=3).read_text()
+    first = evidence[0]["highlights"]
+    shaded = re.findall(r'title="weight [0-9.]+">([^<]+)</mark>', page)
+    assert first and {w for w, _ in first} <= set(shaded)
+    assert "words that pushed it toward negative (integrated-gradients)" in page
+
+
 def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     if engine.dialect.name != "sqlite":
@@ -122,6 +160,7 @@ def test_cli_lists_and_acknowledges_alerts(engine: Engine, tmp_path: Path,
         "Acme", "acknowledged", "negative share 90% vs 20%")
     shown = runner.invoke(app, ["alerts", "show", "1"])
     assert shown.exit_code == 0 and "why: negative share 90% vs 20%" in shown.output
+    assert "  words: account\n" in shown.output  # the stored highlights, no model file
     out = tmp_path / "r.html"
     made = runner.invoke(app, ["report", "--out", str(out)])
     assert made.exit_code == 0 and out.exists()

@@ -179,7 +179,8 @@ def test_alerts_are_filtered_paginated_and_detailed(store: tuple[Engine, Setting
     engine, settings = store
     now = datetime(2024, 5, 1, tzinfo=UTC)
     evidence = [{"doc_kind": "message", "doc_id": 1, "text": "worst delay ever", "score": -0.9,
-                 "highlights": [["worst", 0.6], ["delay", 0.3]]}]
+                 "highlights": [["worst", 0.6], ["delay", 0.3]],
+                 "highlighted_by": "integrated-gradients"}]
     with engine.begin() as connection:
         for n, (entity, severity) in enumerate([("United", 80), ("Delta", 30),
                                                 ("United", 55)]):
@@ -199,6 +200,7 @@ def test_alerts_are_filtered_paginated_and_detailed(store: tuple[Engine, Setting
     first = page["items"][0]["id"]
     detail = client.get(f"/v1/alerts/{first}", headers=key).json()
     assert detail["evidence"][0]["highlights"][0] == ["worst", 0.6]
+    assert detail["evidence"][0]["highlighted_by"] == "integrated-gradients"
     assert client.get("/v1/alerts/999", headers=key).status_code == 404
     # Entity names match whatever their case; a name that matches none says which exist.
     assert client.get("/v1/alerts?entity=united", headers=key).json()["total"] == 2
