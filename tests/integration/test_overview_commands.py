@@ -29,7 +29,10 @@ def test_the_overview_commands_show_what_is_live_and_what_happened(
     assert "no batch" not in run("batches", "--stream", "messages")
     trained = run("train", "recommender", "--max-minutes", "0.05")
     assert "epochs run" in trained and "validation NDCG@10" in trained
-    assert "stopped by time budget" in trained and "promoted: no active version" in trained
+    # How it stops depends on the machine's speed; that it says so does not.
+    assert any(f"stopped by {reason}" in trained
+               for reason in ("time budget", "max epochs", "early stopping"))
+    assert "promoted: no active version" in trained
     again = run("train", "recommender", "--max-minutes", "0.05", "--seed", "1")
     assert "margin over" not in again and "95% interval" in again and "over 40 users" in again
     listed = run("models", "--name", "recommender")

@@ -46,14 +46,16 @@ def test_no_request_makes_a_server_error(tmp_path: Path) -> None:
     app = create_app(Settings(home=tmp_path, database_url=url))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 6
+    assert len(operations) == 7  # the support route included
 
     for operation in operations:
         @given(case=operation.as_strategy())
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
         def check(case: Any) -> None:
             with_key = case.call(headers=key)
-            assert with_key.status_code < 500, (case.path, with_key.text)
+            # This store has no support case index: that route's honest answer is 503.
+            not_ready = case.path == "/v1/support/suggest" and with_key.status_code == 503
+            assert with_key.status_code < 500 or not_ready, (case.path, with_key.text)
             if case.path.startswith("/v1/"):
                 assert case.call().status_code == 401
 
