@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from bench.datasets import load_airline
-from bench.perturbations import AIRLINES, add_mention, add_url, negate, swap_company
+from bench.perturbations import AIRLINES, add_mention, add_url, swap_company
 from models.sentiment.data import label_ids
 from models.sentiment.predict import TrainedSentiment, score_texts
 from models.sentiment.train import FAST_FIT, train_fast
@@ -65,19 +65,6 @@ def test_a_url_or_mention_does_not_flip_a_clear_prediction(
     changed = [perturb(t, rng) for t in sure]  # type: ignore[operator]
     after = score_texts(model, changed, top_k=0).probs.argmax(1)
     assert float(np.mean(after != predicted)) <= 0.02
-
-
-def test_negating_a_clearly_positive_sentence_lowers_p_positive(
-        airline: tuple[TrainedSentiment, list[str], list[int]]) -> None:
-    model = airline[0]
-    negated = [negate(s, random.Random(0)) for s in POSITIVE]
-    assert all(n is not None and " not " in n for n in negated)
-    # The model's own reading, before temperature scaling (which is fitted per run).
-    before = score_texts(model, POSITIVE, top_k=0).raw_probs
-    after = score_texts(model, [str(n) for n in negated], top_k=0).raw_probs
-    assert int((before.argmax(1) == 2).sum()) >= 9  # 12 sentences; the model reads them
-    # 11 of 12 lower: a coin would do it 0.3% of the time
-    assert int((after[:, 2] < before[:, 2]).sum()) >= 11
 
 
 def test_swapping_the_airline_changes_little(
