@@ -137,7 +137,7 @@ def prepared(pair: Pair, max_train: int | None) -> Pair:
     if max_train is not None and len(rows) > max_train:
         rows = sorted(random.Random(0).sample(rows, max_train))
     return replace(pair, x_train=[pair.x_train[i] for i in rows],
-                               y_train=[pair.y_train[i] for i in rows])
+                   y_train=[pair.y_train[i] for i in rows])
 
 
 def transfer_texts(pair: Pair, where: str, size: int) -> list[str]:
@@ -182,8 +182,8 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
 
 
 def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict[str, Any]]:
-    """Every requested (seed, profile) on one pair; the accurate model of a seed teaches that
-    seed's distilled one."""
+    """Every requested (seed, profile) on one pair, each saved as soon as it is measured; the
+    accurate model of a seed teaches that seed's distilled one."""
     entries = []
     transfer = transfer_texts(pair, args.transfer_from, args.transfer) \
         if "distilled" in args.profiles else []
@@ -211,7 +211,9 @@ def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict
                      "wall_seconds": round(time.perf_counter() - start, 1)}
             if profile == "distilled":
                 entry |= {"transfer_from": args.transfer_from, "transfer_texts": len(transfer)}
+            entry["command"] = args.command
             entries.append(entry)
+            save([entry], threads=args.threads)
             log.info("%s %s seed %d: macro-F1 %.4f, accuracy %.4f (%.0f s)", pair.name,
                      profile, seed, entry["macro_f1"], entry["accuracy"], entry["wall_seconds"])
     return entries
@@ -244,15 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     log.setLevel(logging.INFO)
     torch.set_num_threads(args.threads)
     deadline = time.monotonic() + args.max_minutes * 60
-    command = "python -m bench.sentiment_transfer " + shlex.join(
+    args.command = "python -m bench.sentiment_transfer " + shlex.join(
         sys.argv[1:] if argv is None else argv)
-    entries: list[dict[str, Any]] = []
     for name in pairs:
         for pair in build_pairs(name, args.data_dir):
-            entries += run_pair(prepared(pair, args.max_train), args, deadline)
-    for entry in entries:
-        entry["command"] = command
-    save(entries, threads=args.threads)
+            run_pair(prepared(pair, args.max_train), args, deadline)
 
 
 def save(entries: list[dict[str, Any]], *, threads: int) -> None:
