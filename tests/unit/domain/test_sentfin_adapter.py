@@ -51,8 +51,8 @@ def test_unanimous_entities_label_the_headline(tmp_path: Path) -> None:
 
 def test_disagreeing_entities_leave_the_headline_unlabelled(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = write(tmp_path,
-                 '1,Gold shines; Silver dull,"{""Gold"": ""positive"", ""Silver"": ""negative""}",4',
+    mixed = '"{""Gold"": ""positive"", ""Silver"": ""negative""}"'
+    path = write(tmp_path, f"1,Gold shines; Silver dull,{mixed},4",
                  '2,Sensex ends flat,"{""Sensex"": ""neutral""}",3')
     with caplog.at_level(logging.INFO, logger="domain.adapters.sentfin"):
         parsed = parse_news(path, fmt="sentfin")
