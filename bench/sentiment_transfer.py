@@ -14,8 +14,9 @@ and distilled (the fast model taught by the accurate one of the same run, on the
 plus ``--transfer`` unlabelled texts). ``--transfer-from source`` (default) takes them from the
 source side only: dated financial headlines for PhraseBank, SEntFiN's mixed-entity headlines for
 SEntFiN, inbound support tweets for the airlines. ``--transfer-from target-unlabelled`` takes
-the target's texts without their labels: what the product does when a user has ingested the
-target domain's texts, since it distils on every unlabelled text in its store (transductive).
+the target's texts without their labels (transductive): what distilling on every unlabelled
+text in the store would see once a user has ingested the target domain's texts (the training
+flow, ``flows/train_sentiment.py``, does not distil today).
 
 Goals (issue 13): accurate >= TF-IDF + 0.10 macro-F1 on every pair; fast and distilled above
 TF-IDF. Results accumulate per (pair, training size, profile, seed).
