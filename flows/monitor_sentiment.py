@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
-from domain.detection import DetectorConfig
+from domain.detection import DetectorConfig, detector_config
 from domain.episodes import Detection, detect_alerts, topic_breakdown
 from domain.errors import NotReadyError
 from domain.settings import Settings
@@ -136,7 +136,7 @@ def learn_topics(settings: Settings, k: int) -> tuple[str | None, int]:
 @redacted_errors
 def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> MonitorSummary:
     summary, _ = run_monitoring(engine=ready_engine(settings), window=window, detector=detector,
-                                by_topic=by_topic,
+                                config=detector_config(settings), by_topic=by_topic,
                                 horizon=timedelta(days=settings.alert_horizon_days))
     return summary
 
@@ -146,7 +146,7 @@ def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> Mo
 def report(settings: Settings, out: str, days: int, window: str, detector: str) -> str:
     engine = ready_engine(settings)
     path = write_report(engine=engine, out=Path(out), days=days, window=window,
-                        detector=detector)
+                        detector=detector, config=detector_config(settings))
     create_markdown_artifact(markdown=report_markdown(list_alerts(engine=engine, limit=20)),
                              key="sentiment-alerts", description=f"report at {path}")
     return str(path)

@@ -174,8 +174,11 @@ def report(out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path
            window: Annotated[Window, typer.Option(help="Window length (UTC).")] = Window.HOUR
            ) -> None:
     """Write the self-contained HTML risk report."""
+    from domain.detection import detector_config
     from flows.monitor_sentiment import write_report
     from flows.runtime import ready_engine
 
-    path = write_report(engine=ready_engine(Settings()), out=out, days=days, window=window.value)
+    settings = Settings()
+    path = write_report(engine=ready_engine(settings), out=out, days=days, window=window.value,
+                        config=detector_config(settings))
     console.print(f"report written to [bold]{path}[/]")
