@@ -9,19 +9,30 @@ import numpy as np
 import polars as pl
 
 from bench.alert_baselines import baseline_fired
-from bench.alert_replay import Burst, apply_burst, burst_size, episodes, fired_by
-from domain.detection import DetectorConfig
+from bench.alert_replay import (
+    Burst,
+    apply_burst,
+    burst_size,
+    episodes,
+    fired_by,
+    product_fired_at,
+)
+from domain.counts import CountConfig
+from domain.detection import DetectorConfig, score_series
 from domain.episodes import find_episodes
 from domain.windows import SCORED_SCHEMA, MonitorConfig, aggregate_windows, mark_documents
 
 START = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
 
 
-def documents(hours: int, per_hour: int, surge_at: int | None = None) -> pl.DataFrame:
-    """Distinct texts to entity A, a third negative; ``surge_at`` gets five times as many."""
+def documents(hours: int, per_hour: int, surge_at: int | None = None,
+              volumes: dict[int, int] | None = None) -> pl.DataFrame:
+    """Distinct texts to entity A, a third negative; ``surge_at`` gets five times as many,
+    an hour in ``volumes`` that many."""
     rows = []
     for hour in range(hours):
-        for n in range(per_hour * (5 if hour == surge_at else 1)):
+        count = (volumes or {}).get(hour, per_hour * (5 if hour == surge_at else 1))
+        for n in range(count):
             negative = n % 3 == 0
             rows.append({"doc_kind": "message", "doc_id": len(rows), "entity": "A",
                          "topic": None, "created_at": START + timedelta(hours=hour, minutes=n),
@@ -54,6 +65,23 @@ def test_episode_count_of_the_bench_is_the_products() -> None:
     found = find_episodes(scored, detector="default", window="hour")
     assert len(found) == 1
     assert episodes(fired["product"], DetectorConfig().cooldown_windows) == 1
+
+
+def test_the_alpha_sweep_fires_where_the_product_at_that_alpha_fires() -> None:
+    """Four days of 18-24 mentions an hour, then 42 (p ~ 1e-4 under the count model): the
+    sweep's re-applied firing rule answers what scoring at each alpha answers."""
+    wobble = [0, 3, -3, 1, -1, 4, -4, 0]
+    volumes = {hour: 21 + wobble[hour % 8] for hour in range(95)} | {95: 42}
+    series = aggregate_windows(mark_documents(documents(96, 21, volumes=volumes)),
+                               MonitorConfig())
+    _, scored = fired_by(series, DetectorConfig(), "hour")
+    swept = {}
+    for alpha in (1e-7, 1e-5, 1e-3):
+        config = DetectorConfig(counts=CountConfig(alpha=alpha))
+        rescored = score_series(series, config=config, window="hour")["fired"].to_numpy()
+        swept[alpha] = np.flatnonzero(product_fired_at(scored, DetectorConfig(), alpha)).tolist()
+        assert swept[alpha] == np.flatnonzero(rescored).tolist()
+    assert swept == {1e-7: [], 1e-5: [], 1e-3: [95]}
 
 
 def test_burst_sizes_multiply_what_the_window_holds() -> None:
