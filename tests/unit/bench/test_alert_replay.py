@@ -103,3 +103,25 @@ def test_seasonal_naive_waits_a_week_then_fires_on_a_spike() -> None:
         "negative_share": [1 / 3] * len(counts)})
     fired = baseline_fired(series, "seasonal-naive", DetectorConfig(), "hour")
     assert np.flatnonzero(fired).tolist() == [week + 40]
+
+
+def test_the_alpha_sweep_page_has_a_row_per_stream_and_alpha() -> None:
+    from bench.alert_report import sweep_markdown
+    from bench.alert_streams import Stream
+    from bench.alerts import bench_stream, summarise, sweep
+
+    wobble = [0, 3, -3, 1, -1, 4, -4, 0]
+    volumes = {hour: 21 + wobble[hour % 8] for hour in range(95)} | {95: 42}
+    stream = Stream("synthetic", documents(96, 21, volumes=volumes), "hour", "gold")
+    result = bench_stream(stream, DetectorConfig(), bursts=1, seed=0, alphas=(1e-7, 1e-3))
+    report = {"config": {"counts": {"alpha": 1e-5}}, "alphas": [1e-7, 1e-3],
+              "bursts_per_entity_kind": 1, "seed": 0, "budget_minutes": 1.0, "seconds": 1.0,
+              "rows": summarise(result), "sweep": sweep(result), "streams": [result]}
+    page = sweep_markdown(report)
+    assert page.startswith("# The count model's tail probability (alpha)")
+    assert "    nice -n 10 .venv/bin/python -m bench.alerts --alphas 1e-07,0.001 --bursts 1 " \
+        "--seed 0 --budget-minutes 1\n" in page
+    # The hour of 42 is the stream's only alarm at 1e-3: one episode in two judged days.
+    assert [(r["alpha"], r["false_alarms"]) for r in report["sweep"]] == [(1e-7, 0), (1e-3, 1)]
+    assert "| synthetic (gold) | 0.001 | " in page and "| 1 | 15.00 |" in page
+    assert "- alpha 1e-07: 1 of 1 (worst 0.00)" in page
