@@ -24,6 +24,7 @@ from domain.settings import Settings
 from domain.windows import MonitorConfig
 from flows.explain_evidence import explain_evidence
 from flows.report import render_report, report_markdown
+from flows.report.cache import ChartCache, home_charts
 from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors
 from flows.topics import refresh_topics
 from storage.alerts import list_alerts, upsert_alerts
@@ -98,12 +99,14 @@ def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "def
 
 
 def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hour",
-                 detector: str = "default", config: DetectorConfig | None = None) -> Path:
-    """The risk report for the ``days`` up to the newest scored document."""
+                 detector: str = "default", config: DetectorConfig | None = None,
+                 charts: ChartCache | None = None) -> Path:
+    """The risk report for the ``days`` up to the newest scored document; ``charts`` keeps
+    the charts whose data did not change from one report to the next."""
     config = config or DetectorConfig()
     newest = newest_scored_document(engine=engine)
     if newest is None:
-        return render_report([], pl.DataFrame(), {}, out)
+        return render_report([], pl.DataFrame(), {}, out, charts=charts)
     start = newest - timedelta(days=days)
     history = start - WINDOW[window] * (config.baseline_windows + 1)
     detection = judge_since(engine=engine, since=history, monitor=MonitorConfig(window=window),
@@ -112,7 +115,7 @@ def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hou
     alerts = list_alerts(engine=engine, since=start, limit=1_000)
     breakdowns = {a.dedup_key: topic_breakdown(detection.documents, a) for a in alerts}
     return render_report(alerts, series, {a.dedup_key: a.evidence for a in alerts}, out,
-                         breakdowns=breakdowns)
+                         breakdowns=breakdowns, charts=charts)
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -146,7 +149,8 @@ def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> Mo
 def report(settings: Settings, out: str, days: int, window: str, detector: str) -> str:
     engine = ready_engine(settings)
     path = write_report(engine=engine, out=Path(out), days=days, window=window,
-                        detector=detector, config=detector_config(settings))
+                        detector=detector, config=detector_config(settings),
+                        charts=home_charts(settings.home))
     create_markdown_artifact(markdown=report_markdown(list_alerts(engine=engine, limit=20)),
                              key="sentiment-alerts", description=f"report at {path}")
     return str(path)

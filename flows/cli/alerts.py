@@ -176,9 +176,12 @@ def report(out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path
     """Write the self-contained HTML risk report."""
     from domain.detection import detector_config
     from flows.monitor_sentiment import write_report
+    from flows.report.cache import home_charts
     from flows.runtime import ready_engine
 
     settings = Settings()
+    charts = home_charts(settings.home)
     path = write_report(engine=ready_engine(settings), out=out, days=days, window=window.value,
-                        config=detector_config(settings))
-    console.print(f"report written to [bold]{path}[/]")
+                        config=detector_config(settings), charts=charts)
+    console.print(f"report written to [bold]{escape(str(path))}[/] ({charts.drawn} charts "
+                  f"drawn, {charts.reused} unchanged ones reused)")

@@ -254,4 +254,7 @@ def test_monitor_judges_volume_at_the_alert_alpha_setting(
             [alert] = json.loads(listed.output)
             assert alert["window_start"] == "2024-03-04T23:00:00+00:00"
             assert alert["reason"].startswith("mentions 40 vs 20 usual for a Monday 23:00")
+            # The report monitor wrote drew the charts; the same report again reuses them.
+            again = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
+            assert "(0 charts drawn, 2 unchanged ones reused)" in again.output
     assert said == {"1e-3": "1,940 new scores; alerts: 1", "1e-7": "1,940 new scores; alerts: 0"}
