@@ -149,7 +149,7 @@ class Settings(BaseSettings):
 
 
 def _plain(value: float) -> str:
-    """A number as a person typed it: 2 not 2.0, 1e-05 as Python writes it."""
+    """A number as short as Python writes it: 2 rather than 2.0, 1e-05."""
     return str(int(value)) if value == int(value) else repr(value)
 
 

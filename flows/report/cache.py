@@ -1,8 +1,11 @@
 """Charts of the risk report, drawn once per distinct input.
 
-Drawing is most of a report's cost (matplotlib: about 0.24 CPU s per chart), and an hourly
-report mostly redraws what it drew an hour ago: every entity without new documents in the
-period has the same rows as before. A chart is therefore stored under a key made of
+Drawing is most of a report's cost (matplotlib: about 0.24 CPU s per chart), and a report is
+often written again over the same data: each monitoring run writes one, also when it found no
+new scores, and ``sentrec report`` after ``monitor`` shows the same period. An entity whose
+rows did not change need not be drawn again; a late document for one entity changes only its
+rows. (When the period moves on by a window, every entity's series gains that window, so every
+chart is drawn again.) A chart is therefore stored under a key made of
 
 * what it shows: the entity's rows (as CSV: column names, values), the alert windows and
   severities drawn on it, and which chart it is;
