@@ -2,7 +2,8 @@
 
 Incremental: a watermark (the newest ``scored_at`` already taken into account) tells which
 documents are new; only windows from the earliest new document on are re-judged, with enough
-history before them for the baseline and for a running episode to keep its dedup key.
+history before them for the count model's seasonal baseline (four weeks), the share baseline
+and a running episode to keep its dedup key.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "def
         return MonitorSummary(0, None, 0, 0, 0), None
     step = WINDOW[window]
     judged_from = _floor(fresh.earliest_document, step)
-    history = judged_from - step * (config.baseline_windows + config.cooldown_windows + 1)
+    history = judged_from - history_needed(config, step)
     detection = judge_since(engine=engine, since=history,
                             monitor=MonitorConfig(window=window, by_topic=by_topic),
                             detector=detector, config=config, evidence_top_n=evidence_top_n,
@@ -108,7 +109,7 @@ def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hou
     if newest is None:
         return render_report([], pl.DataFrame(), {}, out, charts=charts)
     start = newest - timedelta(days=days)
-    history = start - WINDOW[window] * (config.baseline_windows + 1)
+    history = start - history_needed(config, WINDOW[window])
     detection = judge_since(engine=engine, since=history, monitor=MonitorConfig(window=window),
                             detector=detector, config=config)
     series = detection.series.filter(pl.col("window_start") >= start)
@@ -116,6 +117,14 @@ def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hou
     breakdowns = {a.dedup_key: topic_breakdown(detection.documents, a) for a in alerts}
     return render_report(alerts, series, {a.dedup_key: a.evidence for a in alerts}, out,
                          breakdowns=breakdowns, charts=charts)
+
+
+def history_needed(config: DetectorConfig, step: timedelta) -> timedelta:
+    """How much before the first window to judge the detectors must see: the share baseline
+    and a running episode's windows, and the count model's weeks of seasonal history (with
+    less, the first windows get no count judgement at all)."""
+    return max(step * (config.baseline_windows + config.cooldown_windows + 1),
+               timedelta(days=config.counts.history_days))
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:

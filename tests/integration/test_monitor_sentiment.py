@@ -258,3 +258,23 @@ def test_monitor_judges_volume_at_the_alert_alpha_setting(
             again = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
             assert "(0 charts drawn, 2 unchanged ones reused)" in again.output
     assert said == {"1e-3": "1,940 new scores; alerts: 1", "1e-7": "1,940 new scores; alerts: 0"}
+
+
+def test_an_hourly_run_judges_the_new_hour_on_the_counts_too(engine: Engine) -> None:
+    """Monitoring four days, then the next hour with twice the usual mentions at the usual
+    share: the incremental run must see the weeks the count model learns the usual from,
+    not only the day the share baseline needs."""
+    from domain.counts import CountConfig
+    from domain.detection import DetectorConfig
+
+    config = DetectorConfig(counts=CountConfig(alpha=1e-3))
+    wobble = [0, 2, -2, 1, -1, 3, -3, 0]
+    add_hours(engine, range(0, 95), {}, volumes={h: 20 + wobble[h % 8] for h in range(95)})
+    first, _ = run_monitoring(engine=engine, config=config)
+    assert first.alerts_inserted == 0
+    add_hours(engine, range(95, 96), {}, volumes={95: 40})
+    summary, _ = run_monitoring(engine=engine, config=config)
+    assert (summary.new_scores, summary.alerts_inserted) == (40, 1)
+    with engine.connect() as connection:
+        reason = connection.execute(select(Alert.reason)).scalar_one()
+    assert reason.startswith("mentions 40 vs 20 usual for a Monday 23:00")
