@@ -33,7 +33,7 @@ from flows.report import charts
 from flows.report.summary import AlertView
 
 Draw = Callable[[pl.DataFrame, Sequence[AlertView]], str]
-MAX_FILES = 4_000  # 20 reports' worth of 100 entities with two charts each; ~40 KB a file
+MAX_FILES = 4_000  # 20 reports of 100 entities, two charts each; 20-80 KB a file
 SUFFIX = ".png.b64"
 
 
