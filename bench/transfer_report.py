@@ -57,7 +57,10 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]], *, protocol
              protocol, "",
              "Cells: macro-F1 / accuracy on the target, mean over the seeds run; in brackets "
              f"the macro-F1 margin over TF-IDF + LR on the same training texts (goal: accurate "
-             f">= +{margin:.2f}, fast and distilled > 0; **miss** where it falls short).", "",
+             f">= +{margin:.2f}, fast and distilled > 0; **miss** where it falls short). "
+             "Training budgets are wall-clock (`--minutes-per-model`): on a busy machine a "
+             "model trains fewer steps within them; the JSON has each run's epochs and "
+             "seconds.", "",
              "| pair | train | test | TF-IDF + LR | fast | accurate | distilled |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
