@@ -59,8 +59,8 @@ def train_adapt(
         min=1, help="Stop after this many encoder steps (after the head's warm-up) instead of "
         "at a time budget: a run of fixed length.")] = None,
 ) -> None:
-    """Adapt the accurate sentiment profile's MiniLM encoder to the store's text by masked-
-    language modelling; it goes live if its held-out MLM loss beats MiniLM's own, and
+    """Adapt the accurate sentiment profile's MiniLM encoder to the store's text (masked
+    language modelling); it goes live if its held-out MLM loss beats MiniLM's own, and
     `train sentiment --profile accurate` starts from it."""
     from flows.adapt_encoder import adapt_encoder_flow
 
