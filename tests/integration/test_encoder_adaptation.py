@@ -63,3 +63,27 @@ def test_adapting_an_almost_empty_store_is_one_line_and_exit_2(
     assert ("only 0 distinct texts in the store; adapting the encoder needs at least 50"
             in " ".join(result.output.split()))
     assert "Traceback" not in result.output
+
+
+def test_an_adapted_encoder_can_be_listed_and_rolled_back_by_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.settings import Settings
+    from flows.cli import app
+    from flows.runtime import ready_engine
+    from storage.registry import decide_on_its_own, register_version
+
+    monkeypatch.setenv("SENTREC_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
+    engine = ready_engine(Settings())
+    for drop in (0.2, 0.1):
+        version = register_version(
+            engine=engine, name="sentiment-encoder", eval_set="mlm-heldout-0.05:3",
+            primary_metric="mlm_loss_drop", metrics={"mlm_loss_drop": drop}, params={},
+            artifact_path=str(tmp_path / f"{drop}.pt"), sha256="0" * 64)
+        decide_on_its_own(engine=engine, version_id=version.id, better=True, reason="lower")
+    result = CliRunner().invoke(app, ["models", "--name", "sentiment-encoder", "--rollback",
+                                      "--reason", "v2 reads tickers badly"])
+    assert result.exit_code == 0, result.output
+    assert "sentiment-encoder v1 is live" in result.output
+    live = active_version(engine=engine, name="sentiment-encoder")
+    assert live is not None and live.version == 1
