@@ -291,6 +291,7 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
 
 
 def _train_only(trained: Sequence[nn.Parameter], frozen: Sequence[nn.Parameter]) -> None:
+    """Let the optimiser of the next run see ``trained`` and not ``frozen``."""
     for parameter in trained:
         parameter.requires_grad_(True)
     for parameter in frozen:
