@@ -75,6 +75,10 @@ class Settings(BaseSettings):
                                            "budget of `sentrec train sentiment` and of the "
                                            "daily retrain, from loading the labels to the "
                                            "promotion decision.")
+    adapt_train_minutes: float = Field(default=6.0, gt=0, description="Default time budget "
+                                       "of `sentrec train adapt` (masked-language-model "
+                                       "adaptation of the accurate profile's encoder), "
+                                       "MiniLM's loading and the held-out evaluation included.")
     recommender_train_minutes: float = Field(default=10.0, gt=0, description="Default time "
                                              "budget of `sentrec train recommender` and of "
                                              "the daily retrain.")

@@ -30,7 +30,13 @@ from flows.promotion import (
     register_and_promote,
 )
 from flows.runtime import ready_engine, redacted_errors
-from storage.registry import SENTIMENT, Promotion, VersionInfo, active_version
+from storage.registry import (
+    SENTIMENT,
+    SENTIMENT_ENCODER,
+    Promotion,
+    VersionInfo,
+    active_version,
+)
 from storage.scores import labelled_documents
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,7 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
 
     from domain.bootstrap import MarginInterval, macro_f1_margin
     from domain.records import SENTIMENT_LABELS
+    from models.sentiment.adapt import load_adapted_weights
     from models.sentiment.data import label_ids, stratified_split
     from models.sentiment.evaluate import evaluate_held_out
     from models.sentiment.predict import load_sentiment, save_sentiment
@@ -98,8 +105,16 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
     test_texts = [texts[i] for i in test_rows]
     test_labels = [labels[i] for i in test_rows]
     torch.manual_seed(seed)
-    trainer = train_fast if profile == "fast" else train_accurate
-    trained = trainer(train_texts, train_labels, seed=seed, fit=fit)
+    # The accurate profile starts from the live adapted encoder (``sentrec train adapt``) when
+    # there is one; its weights end up inside the sentiment checkpoint, which stays whole.
+    encoder = active_version(engine=engine, name=SENTIMENT_ENCODER) \
+        if profile == "accurate" else None
+    if profile == "fast":
+        trained = train_fast(train_texts, train_labels, seed=seed, fit=fit)
+    else:
+        trained = train_accurate(train_texts, train_labels, seed=seed, fit=fit,
+                                 encoder_state=None if encoder is None else load_adapted_weights(
+                                     encoder.artifact_path, sha256=encoder.sha256))
     held_out = evaluate_held_out(trained, test_texts, test_labels)
     metrics = held_out.metrics | {k: v for k, v in trained.metrics.items()
                                   if k in RUN_METRICS}
@@ -123,7 +138,8 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
         metrics=metrics, artifact_path=str(path), sha256=sha256,
         params={"profile": profile, "seed": seed, "train_size": len(train_rows),
                 "origins": sorted(documents["origin"].unique().to_list()),
-                "max_minutes": max_minutes, "stop_reason": stop_reason}))
+                "max_minutes": max_minutes, "stop_reason": stop_reason,
+                "encoder_version": None if encoder is None else encoder.version}))
     return SentimentTraining(promotion.candidate, promotion, promotion.candidate.metrics,
                              len(train_rows), len(test_rows), stop_reason,
                              time.perf_counter() - started)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Engine, and_, exists, func, literal, select, union_all
+from sqlalchemy import Engine, and_, exists, func, literal, select, union, union_all
 
 from domain.records import LabelKind, as_utc
 from domain.windows import SCORED_SCHEMA
@@ -61,6 +61,15 @@ def labelled_documents(*, engine: Engine, origins: list[str] | None = None,
     return (frame.sort(["doc_kind", "doc_id", "agreement"], descending=[False, False, True],
                        nulls_last=True)
             .unique(["doc_kind", "doc_id"], keep="first", maintain_order=True))
+
+
+def distinct_texts(*, engine: Engine) -> list[str]:
+    """Every distinct message text and news headline of the store, labelled or not, sorted
+    (what the accurate profile's encoder is adapted on; message texts are stored redacted)."""
+    query = union(select(Message.text.label("text")), select(News.headline.label("text")))
+    with engine.connect() as connection:
+        texts = connection.execute(select(query.subquery().c.text)).scalars().all()
+    return sorted(t for t in texts if t and t.strip())
 
 
 def unscored_documents(*, engine: Engine, model_version_id: int, limit: int,
