@@ -15,12 +15,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SLOW_COMMAND = """
-import sys, time
-from pathlib import Path
+import time
 from domain.settings import Settings
 from flows.prefect_server import stop_on_signals
 from flows.runtime import configure_process
-configure_process(Settings(home=Path(sys.argv[1])))
+configure_process(Settings())
 stop_on_signals()
 from prefect import flow
 
@@ -34,8 +33,9 @@ wait()
 
 def start_command(home: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return subprocess.Popen([sys.executable, "-c", SLOW_COMMAND, str(home)], cwd=REPO,
-                            env={**env, "PYTHONPATH": str(REPO)})
+    # As the CLI is given it: Prefect reads its home when it is imported (flows/__init__.py).
+    return subprocess.Popen([sys.executable, "-c", SLOW_COMMAND], cwd=REPO,
+                            env={**env, "PYTHONPATH": str(REPO), "SENTREC_HOME": str(home)})
 
 
 def server_of(command: subprocess.Popen[bytes]) -> psutil.Process:
