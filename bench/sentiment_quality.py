@@ -19,9 +19,9 @@ Results accumulate: a run replaces only the (dataset, profile, seed) entries it 
 bench can be run piece by piece within a time budget.
 
     python -m bench.sentiment_quality [--datasets phrasebank-50,phrasebank-all,airline]
-        [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0,1,2] [--transfer 8000]
+        [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0,1,2] [--transfer all]
         [--accurate-epochs 2] [--probe-epochs 2]
-        [--data-dir ../shared/data] [--max-minutes 60] [--threads 1]
+        [--data-dir ../shared/data] [--max-minutes 60] [--run-minutes 4] [--threads 1]
 
 Writes bench/results/sentiment_quality.json and .md.
 """
@@ -34,6 +34,7 @@ import hashlib
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from bench.datasets import (
     load_phrasebank,
     load_support_tweets,
 )
+from models.sentiment import distil
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids, stratified_split
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
@@ -59,14 +61,15 @@ from models.sentiment.train import (
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
-    soft_targets,
     train_accurate,
     train_distilled,
     train_fast,
 )
 
 DATASETS = ("phrasebank-50", "phrasebank-all", "airline")
-PROFILES = ("tfidf-lr", "fast", "accurate", "distilled")
+PROFILES = ("tfidf-lr", "fast", "accurate", "distilled", "distilled-minilm")
+# distilled: the student with its own tokenizer; distilled-minilm: with MiniLM's WordPiece
+# vocabulary and PCA-projected MiniLM word embeddings (models.sentiment.distil)
 LOADERS: dict[str, Callable[[Path], Labelled]] = {
     "phrasebank-50": lambda d: load_phrasebank(d, "50"),
     "phrasebank-all": lambda d: load_phrasebank(d, "All"),
@@ -80,8 +83,12 @@ TRANSFER: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int) -> list[str]:
-    """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool."""
+def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | None) -> list[str]:
+    """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool;
+    with ``size`` None all of them, shuffled with seed 0 as the product does
+    (``models.sentiment.distil.transfer_set``), so a teacher cut short labels a uniform sample."""
+    if size is None:
+        return distil.transfer_set(TRANSFER[dataset](data_dir), held_out=held_out, seed=0)
     if size <= 0:
         return []
     banned = {t.strip().lower() for t in held_out}
@@ -92,9 +99,10 @@ def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int) -
 
 
 def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
-                    texts: list[str]) -> torch.Tensor | None:
-    """Teacher logits for ``texts``: computed and cached when a teacher is given, else read from
-    the cache an accurate run of the same dataset and seed left for the same texts."""
+                    texts: list[str], deadline: float | None = None) -> torch.Tensor | None:
+    """Teacher logits for ``texts`` (the first N it labelled before ``deadline``): computed and
+    cached when a teacher is given, else read from the cache an accurate run of the same
+    dataset and seed left for the same texts."""
     digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
     path = cache / f"{key}-{digest}.pt"
     if teacher is None and path.exists():
@@ -102,7 +110,7 @@ def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
         return cached
     if teacher is None:
         return None
-    logits = soft_targets(teacher, texts)
+    logits = distil.teacher_logits(teacher, texts, deadline=deadline)
     cache.mkdir(parents=True, exist_ok=True)
     torch.save(logits, path)
     return logits
@@ -122,14 +130,14 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
     x_test, y_test = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
     info = {"n": len(texts), "n_train": len(x_train), "n_test": len(x_test),
             "labels": {n: names.count(n) for n in sorted(set(names))}}
-    needs_transfer = {"accurate", "distilled"} & set(args.profiles)
+    needs_transfer = {"accurate", "distilled", "distilled-minilm"} & set(args.profiles)
     transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer) \
         if needs_transfer else []
     if needs_transfer:
         info["n_transfer"] = len(transfer)
     for seed in args.seeds:
         for profile in args.profiles:
-            left = deadline - time.monotonic()
+            left = min(deadline - time.monotonic(), args.run_minutes * 60)
             if left <= 0:
                 logging.warning("time budget spent: %s %s seed %d not run", dataset, profile,
                                 seed)
@@ -138,7 +146,7 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
             entry: dict[str, Any] = {"dataset": dataset, "profile": profile, "seed": seed}
             if profile == "accurate":
                 entry |= {"passes": args.accurate_epochs, "probe_passes": args.probe_epochs}
-            if profile in ("accurate", "distilled"):
+            if profile in ("accurate", "distilled", "distilled-minilm"):
                 entry["transfer_texts"] = len(transfer)
             if profile == "tfidf-lr":
                 baseline = train_baseline(x_train, y_train, seed=seed)
@@ -158,19 +166,22 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
                 key = f"{dataset}-seed{seed}"  # soft targets cached for a later distilled run
                 teacher_targets(args.cache_dir, f"{key}-train", teacher, x_train)
                 if transfer:
-                    teacher_targets(args.cache_dir, f"{key}-transfer", teacher, transfer)
+                    teacher_targets(args.cache_dir, f"{key}-transfer", teacher, transfer,
+                                    deadline=time.perf_counter() + args.teacher_minutes * 60)
             else:
                 key = f"{dataset}-seed{seed}"  # what the accurate run of this seed cached
                 soft = teacher_targets(args.cache_dir, f"{key}-train", None, x_train)
                 extra = teacher_targets(args.cache_dir, f"{key}-transfer", None, transfer) \
                     if transfer else torch.zeros(0, 3)
                 if soft is None or extra is None:
-                    logging.warning("distilled %s seed %d needs the accurate teacher: run the "
-                                    "accurate profile first (same seed)", dataset, seed)
+                    logging.warning("%s %s seed %d needs the accurate teacher: run the "
+                                    "accurate profile first (same seed)", profile, dataset, seed)
                     continue
+                entry["transfer_texts"] = len(extra)  # what the teacher labelled in its time
                 student = train_distilled(
-                    x_train, y_train, teacher_logits=soft, transfer_texts=transfer,
-                    transfer_logits=extra, seed=seed, fit=_budget(FAST_FIT, left))
+                    x_train, y_train, teacher_logits=soft, transfer_texts=transfer[:len(extra)],
+                    transfer_logits=extra, seed=seed, fit=_budget(FAST_FIT, left),
+                    vocabulary="minilm" if profile == "distilled-minilm" else "own")
                 entry |= evaluate_texts(student, x_test, y_test) | student.metrics
             entry["wall_seconds"] = round(time.perf_counter() - start, 1)
             runs.append(entry)
@@ -213,7 +224,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "train_seconds": _mean_of(mine, "train_seconds"),
                 "int8_accuracy": _mean_of(mine, "int8_accuracy"),
                 "int8_macro_f1": _mean_of(mine, "int8_macro_f1")}
-            goal = GOALS.get(("fast" if profile == "distilled" else profile, dataset))
+            goal = GOALS.get(("fast" if profile.startswith("distilled") else profile, dataset))
             if goal:
                 row |= {"goal_accuracy": goal[0], "goal_macro_f1": goal[1], "anchor": goal[2],
                         "meets_goal": acc >= goal[0] and (goal[1] is None or f1 >= goal[1])}
@@ -244,7 +255,8 @@ def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> 
         "datasets": old["datasets"] | {name: old["datasets"].get(name, {}) | info
                                        for name, info in infos.items()},
         "summary": summary, "runs": all_runs}
-    lines = ["# Sentiment quality", "", result["protocol"], "",
+    command = " ".join(["python -m bench.sentiment_quality", *sys.argv[1:]])
+    lines = ["# Sentiment quality", "", f"`{command}`", "", result["protocol"], "",
              f"Training on CPU, {threads} torch thread(s). Mean ± sample std over the seeds "
              "listed (no ± with one seed). Test split: 20% stratified, seed 0.", "",
              "| dataset | profile | seeds | accuracy | macro-F1 | goal (acc) | met | anchor |",
@@ -278,12 +290,17 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--transfer", type=int, default=8000,
-                        help="unlabelled in-domain texts for distillation (0: labelled only)")
+    parser.add_argument("--transfer", default="all",
+                        help="unlabelled in-domain texts for distillation: all, or a number "
+                        "(0: labelled only)")
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "sentrec-sentiment-bench")
     parser.add_argument("--max-minutes", type=float, default=60.0)
+    parser.add_argument("--teacher-minutes", type=float, default=float("inf"),
+                        help="time the accurate model may spend labelling transfer texts")
+    parser.add_argument("--run-minutes", type=float, default=float("inf"),
+                        help="time budget of each training run (within --max-minutes)")
     parser.add_argument("--accurate-epochs", type=int, default=ACCURATE_FIT.max_epochs)
     parser.add_argument("--probe-epochs", type=int, default=ACCURATE_PROBE.max_epochs)
     parser.add_argument("--threads", type=int, default=1)
@@ -291,6 +308,7 @@ def main() -> None:
     args.datasets = [d for d in args.datasets.split(",") if d]
     args.profiles = [p for p in PROFILES if p in args.profiles.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.transfer = None if args.transfer == "all" else int(args.transfer)
     unknown = set(args.datasets) - set(DATASETS)
     if unknown:
         parser.error(f"unknown datasets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
