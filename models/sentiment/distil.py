@@ -77,7 +77,7 @@ def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
         elapsed = time.perf_counter() - started
         eta = (deadline - time.perf_counter() if deadline is not None
                else elapsed / done * (len(texts) - done))
-        logger.info("teacher scored %d of %d transfer texts", done, len(texts),
+        logger.info("teacher labelled %d of %d texts", done, len(texts),
                     extra={PROGRESS: ScoringProgress(done, len(texts), elapsed, max(eta, 0.0))})
     return torch.cat(found)
 
