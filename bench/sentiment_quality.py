@@ -241,10 +241,22 @@ def _cell(mean: float, sd: float | None) -> str:
     return f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
 
 
+def _commands(runs: list[dict[str, Any]]) -> list[str]:
+    """The command that measured each row (results accumulate over several runs)."""
+    rows: dict[str, list[str]] = {}
+    for run in runs:
+        rows.setdefault(run.get("command", "(not recorded)"), []).append(
+            f"{run['dataset']} {run['profile']} seed {run['seed']}")
+    return [f"- `{command}`: {', '.join(measured)}" for command, measured in rows.items()]
+
+
 def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> None:
     """Merge these runs into the JSON (replacing the same dataset/profile/seed) and the table."""
     path = common.RESULTS / "sentiment_quality.json"
     old = json.loads(path.read_text()) if path.exists() else {"runs": [], "datasets": {}}
+    command = " ".join(["python -m bench.sentiment_quality", *sys.argv[1:]])
+    for run in runs:
+        run["command"] = command
     merged = {(r["dataset"], r["profile"], r["seed"]): r for r in old["runs"]}
     merged |= {(r["dataset"], r["profile"], r["seed"]): r for r in runs}
     all_runs = sorted(merged.values(), key=lambda r: (r["dataset"], r["profile"], r["seed"]))
@@ -255,8 +267,7 @@ def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> 
         "datasets": old["datasets"] | {name: old["datasets"].get(name, {}) | info
                                        for name, info in infos.items()},
         "summary": summary, "runs": all_runs}
-    command = " ".join(["python -m bench.sentiment_quality", *sys.argv[1:]])
-    lines = ["# Sentiment quality", "", f"`{command}`", "", result["protocol"], "",
+    lines = ["# Sentiment quality", "", *_commands(all_runs), "", result["protocol"], "",
              f"Training on CPU, {threads} torch thread(s). Mean ± sample std over the seeds "
              "listed (no ± with one seed). Test split: 20% stratified, seed 0.", "",
              "| dataset | profile | seeds | accuracy | macro-F1 | goal (acc) | met | anchor |",
@@ -304,6 +315,8 @@ def main() -> None:
     parser.add_argument("--accurate-epochs", type=int, default=ACCURATE_FIT.max_epochs)
     parser.add_argument("--probe-epochs", type=int, default=ACCURATE_PROBE.max_epochs)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite the markdown from the saved JSON")
     args = parser.parse_args()
     args.datasets = [d for d in args.datasets.split(",") if d]
     args.profiles = [p for p in PROFILES if p in args.profiles.split(",")]
@@ -317,7 +330,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     deadline = time.monotonic() + args.max_minutes * 60
     runs: list[dict[str, Any]] = []
-    infos = {d: run_dataset(d, args, deadline, runs) for d in args.datasets}
+    infos = {} if args.render else {d: run_dataset(d, args, deadline, runs)
+                                     for d in args.datasets}
     save(runs, infos, threads=args.threads)
 
 
