@@ -8,10 +8,12 @@ length-bucketed batches, probabilities, top-5 highlights). Speed does not depend
 weights learnt, so the students have their trained shapes with fresh weights: "own" with a
 WordPiece vocabulary trained on the PhraseBank training portion (4,000 ids), "minilm" with
 MiniLM's (30,522 ids) and PCA-initialised embeddings; ``--model`` / ``--sha256`` add a saved
-artifact. Each pipeline is timed as the best of ``--repeats`` runs after a warm-up on 500
-texts. The machine is shared, so each rate is also given as a multiple of TF-IDF + LR's.
+artifact. Pipelines not started within ``--max-minutes`` are left out. Each pipeline is timed as
+the best of ``--repeats`` runs after a warm-up on 500 texts. The machine is shared, so each rate
+is also given as a multiple of TF-IDF + LR's.
 
-    python -m bench.student_speed [--threads 2] [--repeats 3] [--data-dir ../shared/data]
+    python -m bench.student_speed [--threads 2] [--repeats 3] [--max-minutes 10]
+        [--data-dir ../shared/data]
 
 Writes bench/results/student_speed.json and .md.
 """
@@ -22,6 +24,7 @@ import argparse
 import functools
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +69,10 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--model", type=Path)
     parser.add_argument("--sha256")
+    parser.add_argument("--max-minutes", type=float, default=10.0,
+                        help="time budget: pipelines not started by then are left out")
     args = parser.parse_args()
+    deadline = time.monotonic() + args.max_minutes * 60
     torch.set_num_threads(args.threads)
     texts, sources = bench_texts(args.data_dir)
     pb_texts, pb_names = load_phrasebank(args.data_dir, "50")
@@ -80,6 +86,9 @@ def main() -> None:
         functools.partial(baseline.predict_proba, texts), len(texts), args.repeats)}}
     for name, trained in students(x_train, args).items():
         for label, model in ((name, trained), (f"{name} int8", quantized(trained))):
+            if time.monotonic() > deadline:
+                print(f"time budget spent: {label} not measured", flush=True)
+                continue
             score_texts(model, texts[:500], batch_size=args.batch_size)
             rows[label] = {"docs_per_second": best_rate(functools.partial(
                 score_texts, model, texts, batch_size=args.batch_size), len(texts), args.repeats)}
