@@ -245,7 +245,7 @@ def _commands(runs: list[dict[str, Any]]) -> list[str]:
     """The command that measured each row (results accumulate over several runs)."""
     rows: dict[str, list[str]] = {}
     for run in runs:
-        rows.setdefault(run.get("command", "(not recorded)"), []).append(
+        rows.setdefault(run.get("command", "(earlier runs, command not recorded)"), []).append(
             f"{run['dataset']} {run['profile']} seed {run['seed']}")
     return [f"- `{command}`: {', '.join(measured)}" for command, measured in rows.items()]
 
