@@ -28,7 +28,8 @@ is causal (a window is judged on the windows before it), so a replay is scored o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
@@ -36,6 +37,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from bench.alert_baselines import BASELINES, baseline_fired
+from domain.counts import fires
 from domain.detection import DetectorConfig, DetectorName, score_series
 
 KINDS: dict[str, tuple[str, float]] = {
@@ -73,6 +75,20 @@ def fired_by(series: pl.DataFrame, config: DetectorConfig, window: str
     for name in BASELINES:
         fired[name] = baseline_fired(series, name, config, window)
     return fired, scored
+
+
+def product_fired_at(scored: pl.DataFrame, config: DetectorConfig, alpha: float
+                     ) -> NDArray[np.bool_]:
+    """The product's fired windows had the count model's tail probability been ``alpha``: the
+    share signal as scored, the two count signals' p-values through ``domain.counts.fires``
+    again (alpha changes nothing else, so one scoring serves every alpha of a sweep)."""
+    counts = replace(config.counts, alpha=alpha)
+    fired = scored["share_fired"].to_numpy().astype(np.bool_)
+    for observed, prefix in (("volume", "volume"), ("negatives", "negatives")):
+        fired = fired | fires(scored[observed].to_numpy().astype(np.float64),
+                              scored[f"expected_{prefix}"].to_numpy().astype(np.float64),
+                              scored[f"{prefix}_p"].to_numpy().astype(np.float64), counts)
+    return fired
 
 
 def usual_share(series: pl.DataFrame, index: int, config: DetectorConfig) -> float | None:
@@ -168,18 +184,23 @@ def apply_burst(series: pl.DataFrame, docs: pl.DataFrame, burst: Burst, window: 
 
 
 def replay(series: pl.DataFrame, docs: pl.DataFrame, burst: Burst, config: DetectorConfig,
-           window: str) -> dict[str, object]:
+           window: str, alphas: Sequence[float] = ()) -> dict[str, object]:
     """Windows from the burst to each detector's first alarm (None: missed within
-    ``MAX_DELAY``), and which of the product's signals fired in the burst window."""
+    ``MAX_DELAY``), the same for the product at each of ``alphas``, and which of the
+    product's signals fired in the burst window."""
     edited = apply_burst(series, docs, burst, window).head(burst.index + MAX_DELAY + 1)
     fired, scored = fired_by(edited, config, window)
-    delays: dict[str, int | None] = {}
-    for name in DETECTORS:
-        hits = np.flatnonzero(fired[name][burst.index:])
-        delays[name] = int(hits[0]) if hits.size else None
+    delays = {name: _first(fired[name][burst.index:]) for name in DETECTORS}
     at = scored.row(burst.index, named=True)
     return {"delays": delays,
+            "alpha_delays": {repr(a): _first(product_fired_at(scored, config, a)[burst.index:])
+                             for a in alphas},
             "product_signals": [s for s in PRODUCT_SIGNALS if at.get(s)]}
+
+
+def _first(fired: NDArray[np.bool_]) -> int | None:
+    hits = np.flatnonzero(fired)
+    return int(hits[0]) if hits.size else None
 
 
 def episodes(fired: NDArray[np.bool_], cooldown: int) -> int:

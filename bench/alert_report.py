@@ -198,3 +198,63 @@ def markdown(report: dict[str, Any]) -> str:
     lines += by_size(report) + signals(report) + natural(report)
     lines += [] if report["quick"] else READING
     return "\n".join(lines) + "\n"
+
+
+SWEEP_KINDS = ("negative_volume_x2", "negative_volume_x3", "buzz_x2", "buzz_x3", "share_x2",
+               "share_x3")
+FA_GOAL = 1.0  # false alarms per entity per 30 days (issue 11)
+
+
+def _recall_cells(recall: dict[str, float | None], events: dict[str, int]) -> str:
+    return " | ".join(f"{_fmt(recall[k])} ({events[k]})" for k in SWEEP_KINDS)
+
+
+def sweep_markdown(report: dict[str, Any]) -> str:
+    """The alpha sweep: the product's recall in the burst window and false alarms per alpha,
+    the baselines beside it on the same bursts, and which alphas keep every stream within the
+    false-alarm goal."""
+    default = report["config"]["counts"]["alpha"]
+    alphas = ",".join(repr(a) for a in report["alphas"])
+    lines = [
+        "# The count model's tail probability (alpha): recall against false alarms (one run)",
+        "", f"    nice -n 10 .venv/bin/python -m bench.alerts --alphas {alphas} --bursts "
+        f"{report['bursts_per_entity_kind']} --seed {report['seed']} --budget-minutes "
+        f"{report['budget_minutes']:g}", "",
+        "`alpha` (`SENTREC_ALERT_ALPHA`) is the upper-tail probability under the count model "
+        "below which a window's negative mentions or mentions fire (with the effect floors "
+        "`min_ratio` and `min_excess` unchanged); the negative-share signal does not read it. "
+        "Every alpha judges the same bursts (real documents moved into a window, "
+        "`bench/alert_replay.py`), placed away from any un-injected alarm at any of the "
+        "alphas; false alarms are episodes on the un-injected streams. Cells: recall in the "
+        f"burst window (bursts). Default alpha: {default!r}. Bursts per entity and kind: up "
+        f"to {report['bursts_per_entity_kind']}; run took {report['seconds']:.0f} s.", ""]
+    cut = [s["name"] + f" ({s['sentiment']})" for s in report["streams"] if s["cut_short"]]
+    if cut:
+        lines += [f"**Cut short by the {report['budget_minutes']:g}-minute budget:** no bursts "
+                  f"on some entities of {', '.join(cut)} (false alarms counted on all).", ""]
+    head = " | ".join(SWEEP_KINDS)
+    lines += ["## The product at each alpha", "",
+              f"| stream | alpha | {head} | false alarms | FA / entity / 30 d |",
+              "|---|---:|" + "---:|" * (len(SWEEP_KINDS) + 2)]
+    for row in report["sweep"]:
+        mark = " (default)" if row["alpha"] == default else ""
+        lines.append(f"| {row['stream']} ({row['sentiment']}) | {row['alpha']:g}{mark} | "
+                     f"{_recall_cells(row['recall_in_window'], row['events'])} | "
+                     f"{row['false_alarms']} | {row['fa_per_entity_30d']:.2f} |")
+    lines += ["", "## Baselines on the same bursts", "",
+              f"| stream | detector | {head} | FA / entity / 30 d |",
+              "|---|---|" + "---:|" * (len(SWEEP_KINDS) + 1)]
+    for stream in report["streams"]:
+        rows = _rows(report, stream)
+        for detector in DETECTORS[1:]:
+            mine = {r["kind"]: r for r in rows if r["detector"] == detector}
+            lines.append(f"| {_label(stream)} | {detector} | " + " | ".join(
+                f"{_fmt(mine[k]['recall_in_window'])} ({mine[k]['events']})"
+                for k in SWEEP_KINDS) + f" | {mine[SWEEP_KINDS[0]]['fa_per_entity_30d']:.2f} |")
+    lines += ["", "## Within the false-alarm goal", "",
+              f"Streams at <= {FA_GOAL:g} false alarm per entity per 30 days, per alpha:", ""]
+    for alpha in report["alphas"]:
+        fas = [r["fa_per_entity_30d"] for r in report["sweep"] if r["alpha"] == alpha]
+        lines.append(f"- alpha {alpha:g}: {sum(fa <= FA_GOAL for fa in fas)} of {len(fas)} "
+                     f"(worst {max(fas):.2f})")
+    return "\n".join(lines) + "\n"

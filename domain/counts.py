@@ -97,9 +97,19 @@ def judge_counts(counts: FloatArray, starts: NDArray[np.datetime64], window: str
     inverse = _inverse_dispersion(y, expected, spans[0], config)
     p_value = np.ones(n)
     p_value[judged] = _upper_tail(y[judged], expected[judged], inverse[judged])
-    fired = judged & (p_value < config.alpha) & (y >= config.min_ratio * expected) & \
-        (y - expected >= config.min_excess)
-    return CountJudgement(y, expected, inverse, p_value, judged, np.asarray(fired))
+    fired = judged & fires(y, expected, p_value, config)
+    return CountJudgement(y, expected, inverse, p_value, judged, fired)
+
+
+def fires(observed: FloatArray, expected: FloatArray, p_value: FloatArray,
+          config: CountConfig) -> NDArray[np.bool_]:
+    """The firing rule: upper-tail probability below ``alpha`` and an effect of ``min_ratio``
+    and ``min_excess`` (an unjudged window, expected NaN, never fires). Only this step reads
+    ``alpha``, so a sweep over it re-applies the rule to one judgement's p-values."""
+    with np.errstate(invalid="ignore"):
+        fired = (p_value < config.alpha) & (observed >= config.min_ratio * expected) & \
+            (observed - expected >= config.min_excess)
+    return np.asarray(fired, dtype=np.bool_)
 
 
 def _hour_of_day(starts: NDArray[np.datetime64]) -> NDArray[np.int64]:

@@ -34,6 +34,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from domain.counts import CountConfig, firing_count, judge_counts
+from domain.settings import Settings
 
 FloatArray = NDArray[np.float64]
 # Scales a MAD to the standard deviation of a normal distribution (Rousseeuw & Croux 1993).
@@ -64,6 +65,12 @@ class DetectorConfig:
         if self.min_volume < 1 or not 2 <= self.min_baseline_windows <= self.baseline_windows:
             raise ValueError("need min_volume >= 1 and 2 <= min_baseline_windows <= "
                              f"baseline_windows, got {self}")
+
+
+def detector_config(settings: Settings) -> DetectorConfig:
+    """The thresholds the settings ask for: the one place every detection path (monitoring,
+    the daily flow, the report, ``sentrec detect``) builds its configuration from."""
+    return DetectorConfig(counts=CountConfig(alpha=settings.alert_alpha))
 
 
 @dataclass(frozen=True)

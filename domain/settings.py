@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.phones import DEFAULT_PHONE_REGIONS, check_phone_regions
 from domain.sequences import DEFAULT_EVENT_WEIGHTS, check_event_weights
+
+# The count model's default tail probability (domain.counts.CountConfig.alpha has the same).
+DEFAULT_ALERT_ALPHA = 1e-5
 
 
 class Settings(BaseSettings):
@@ -41,9 +45,11 @@ class Settings(BaseSettings):
     alert_horizon_days: float = Field(default=2.0, gt=0, description="An alert episode whose "
                                       "windows all ended more than this many days before "
                                       "monitoring ran is backfill: kept, never paged.")
-    alert_alpha: float = Field(default=1e-5, gt=0, lt=1, description="Upper-tail "
+    alert_alpha: float = Field(default=DEFAULT_ALERT_ALPHA, description="Upper-tail "
                                "probability under the count model at which a window's "
-                               "(negative) volume fires: larger pages sooner and more often.")
+                               "(negative) volume fires, 0 < alpha < 0.5: larger pages "
+                               "sooner and more often. Every detection path reads it "
+                               "(`monitor`, the daily flow, `report`, `detect`).")
     task_runner: Literal["threads", "processes", "dask"] = Field(
         default="threads", description="Where mapped tasks (scoring chunks, monitoring, "
         "publishing batches) run: threads of this process, local processes, or a Dask "
@@ -69,6 +75,10 @@ class Settings(BaseSettings):
                                            "budget of `sentrec train sentiment` and of the "
                                            "daily retrain, from loading the labels to the "
                                            "promotion decision.")
+    adapt_train_minutes: float = Field(default=6.0, gt=0, description="Default time budget "
+                                       "of `sentrec train adapt` (masked-language-model "
+                                       "adaptation of the accurate profile's encoder), "
+                                       "MiniLM's loading and the held-out evaluation included.")
     recommender_train_minutes: float = Field(default=10.0, gt=0, description="Default time "
                                              "budget of `sentrec train recommender` and of "
                                              "the daily retrain.")
@@ -90,6 +100,17 @@ class Settings(BaseSettings):
         """A relative home is taken from where the command runs, once: every path made from it
         (models, indexes, reports, Prefect's state) then means the same file from anywhere."""
         return value.expanduser().resolve()
+
+    @field_validator("alert_alpha")
+    @classmethod
+    def _tail_probability(cls, value: float) -> float:
+        """A tail probability of 0.5 or more would page on a count at or below the usual."""
+        if not 0 < value < 0.5:
+            raise PydanticCustomError(
+                "alert_alpha", "{value} is not a tail probability between 0 and 0.5 "
+                "(exclusive); the default is {default}, a larger value pages sooner and more "
+                "often", {"value": _plain(value), "default": DEFAULT_ALERT_ALPHA})
+        return value
 
     @field_validator("earliest_time")
     @classmethod
@@ -129,6 +150,11 @@ class Settings(BaseSettings):
         if self.database_url is not None and self.database_url.get_secret_value():
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.home / 'sentrec.db').resolve()}"
+
+
+def _plain(value: float) -> str:
+    """A number as short as Python writes it: 2 rather than 2.0, 1e-05."""
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def available_cores() -> int:

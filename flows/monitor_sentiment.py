@@ -2,7 +2,8 @@
 
 Incremental: a watermark (the newest ``scored_at`` already taken into account) tells which
 documents are new; only windows from the earliest new document on are re-judged, with enough
-history before them for the baseline and for a running episode to keep its dedup key.
+history before them for the count model's seasonal baseline (four weeks), the share baseline
+and a running episode to keep its dedup key.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
-from domain.detection import DetectorConfig
+from domain.detection import DetectorConfig, detector_config
 from domain.episodes import Detection, detect_alerts, topic_breakdown
 from domain.errors import NotReadyError
 from domain.settings import Settings
 from domain.windows import MonitorConfig
 from flows.explain_evidence import explain_evidence
 from flows.report import render_report, report_markdown
+from flows.report.cache import ChartCache, home_charts
 from flows.runtime import TASK_OPTIONS, ready_engine, redacted_errors
 from flows.topics import refresh_topics
 from storage.alerts import list_alerts, upsert_alerts
@@ -80,7 +82,7 @@ def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "def
         return MonitorSummary(0, None, 0, 0, 0), None
     step = WINDOW[window]
     judged_from = _floor(fresh.earliest_document, step)
-    history = judged_from - step * (config.baseline_windows + config.cooldown_windows + 1)
+    history = judged_from - history_needed(config, step)
     detection = judge_since(engine=engine, since=history,
                             monitor=MonitorConfig(window=window, by_topic=by_topic),
                             detector=detector, config=config, evidence_top_n=evidence_top_n,
@@ -98,21 +100,31 @@ def run_monitoring(*, engine: Engine, window: str = "hour", detector: str = "def
 
 
 def write_report(*, engine: Engine, out: Path, days: int = 7, window: str = "hour",
-                 detector: str = "default", config: DetectorConfig | None = None) -> Path:
-    """The risk report for the ``days`` up to the newest scored document."""
+                 detector: str = "default", config: DetectorConfig | None = None,
+                 charts: ChartCache | None = None) -> Path:
+    """The risk report for the ``days`` up to the newest scored document; ``charts`` keeps
+    the charts whose data did not change from one report to the next."""
     config = config or DetectorConfig()
     newest = newest_scored_document(engine=engine)
     if newest is None:
-        return render_report([], pl.DataFrame(), {}, out)
+        return render_report([], pl.DataFrame(), {}, out, charts=charts)
     start = newest - timedelta(days=days)
-    history = start - WINDOW[window] * (config.baseline_windows + 1)
+    history = start - history_needed(config, WINDOW[window])
     detection = judge_since(engine=engine, since=history, monitor=MonitorConfig(window=window),
                             detector=detector, config=config)
     series = detection.series.filter(pl.col("window_start") >= start)
     alerts = list_alerts(engine=engine, since=start, limit=1_000)
     breakdowns = {a.dedup_key: topic_breakdown(detection.documents, a) for a in alerts}
     return render_report(alerts, series, {a.dedup_key: a.evidence for a in alerts}, out,
-                         breakdowns=breakdowns)
+                         breakdowns=breakdowns, charts=charts)
+
+
+def history_needed(config: DetectorConfig, step: timedelta) -> timedelta:
+    """How much before the first window to judge the detectors must see: the share baseline
+    and a running episode's windows, and the count model's weeks of seasonal history (with
+    less, the first windows get no count judgement at all)."""
+    return max(step * (config.baseline_windows + config.cooldown_windows + 1),
+               timedelta(days=config.counts.history_days))
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -136,7 +148,7 @@ def learn_topics(settings: Settings, k: int) -> tuple[str | None, int]:
 @redacted_errors
 def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> MonitorSummary:
     summary, _ = run_monitoring(engine=ready_engine(settings), window=window, detector=detector,
-                                by_topic=by_topic,
+                                config=detector_config(settings), by_topic=by_topic,
                                 horizon=timedelta(days=settings.alert_horizon_days))
     return summary
 
@@ -146,7 +158,8 @@ def detect(settings: Settings, window: str, detector: str, by_topic: bool) -> Mo
 def report(settings: Settings, out: str, days: int, window: str, detector: str) -> str:
     engine = ready_engine(settings)
     path = write_report(engine=engine, out=Path(out), days=days, window=window,
-                        detector=detector)
+                        detector=detector, config=detector_config(settings),
+                        charts=home_charts(settings.home))
     create_markdown_artifact(markdown=report_markdown(list_alerts(engine=engine, limit=20)),
                              key="sentiment-alerts", description=f"report at {path}")
     return str(path)

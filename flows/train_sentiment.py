@@ -31,7 +31,13 @@ from flows.promotion import (
     register_and_promote,
 )
 from flows.runtime import ready_engine, redacted_errors
-from storage.registry import SENTIMENT, Promotion, VersionInfo, active_version
+from storage.registry import (
+    SENTIMENT,
+    SENTIMENT_ENCODER,
+    Promotion,
+    VersionInfo,
+    active_version,
+)
 from storage.scores import labelled_documents
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,7 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
 
     from domain.bootstrap import MarginInterval, macro_f1_margin
     from domain.records import SENTIMENT_LABELS
+    from models.sentiment.adapt import load_adapted_weights
     from models.sentiment.data import label_ids, stratified_split
     from models.sentiment.evaluate import evaluate_held_out
     from models.sentiment.predict import load_sentiment, save_sentiment
@@ -120,6 +127,10 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
     test_texts = [texts[i] for i in test_rows]
     test_labels = [labels[i] for i in test_rows]
     torch.manual_seed(seed)
+    # The accurate profile starts from the live adapted encoder (``sentrec train adapt``) when
+    # there is one; its weights end up inside the sentiment checkpoint, which stays whole.
+    encoder = active_version(engine=engine, name=SENTIMENT_ENCODER) \
+        if profile == "accurate" else None
     taught: dict[str, object] = {}
     if tutor is not None:
         distilled = distil_fast(engine=engine, teacher=tutor, train_texts=train_texts,
@@ -129,7 +140,9 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
     elif profile == "fast":
         trained = train_fast(train_texts, train_labels, seed=seed, fit=fit)
     else:
-        trained = train_accurate(train_texts, train_labels, seed=seed, fit=fit, probe=probe)
+        trained = train_accurate(train_texts, train_labels, seed=seed, fit=fit, probe=probe,
+                                 encoder_state=None if encoder is None else load_adapted_weights(
+                                     encoder.artifact_path, sha256=encoder.sha256))
     held_out = evaluate_held_out(trained, test_texts, test_labels)
     metrics = held_out.metrics | {k: v for k, v in trained.metrics.items()
                                   if k in RUN_METRICS}
@@ -155,7 +168,8 @@ def train_sentiment(*, engine: Engine, models_dir: Path, profile: str = "fast", 
         params={"profile": trained.profile, "seed": seed, "train_size": len(train_rows),
                 "origins": sorted(documents["origin"].unique().to_list()),
                 "max_minutes": max_minutes, "max_epochs": max_epochs,
-                "stop_reason": stop_reason, **taught}))
+                "stop_reason": stop_reason,
+                "encoder_version": None if encoder is None else encoder.version, **taught}))
     return SentimentTraining(promotion.candidate, promotion, promotion.candidate.metrics,
                              len(train_rows), len(test_rows), stop_reason,
                              time.perf_counter() - started)

@@ -25,6 +25,8 @@ from sklearn.decomposition import NMF, non_negative_factorization
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from domain.errors import NotReadyError
+
 UNASSIGNED = -1
 FORMAT = "sentrec-topics/1"
 # Twitter noise that survives the English stop list and would otherwise name topics.
@@ -76,7 +78,7 @@ class TopicModel:
         matrix = vectorizer.fit_transform(texts)
         vocabulary = list(vectorizer.get_feature_names_out())
         if len(vocabulary) < config.k:
-            raise ValueError(f"only {len(vocabulary)} terms pass min_df={config.min_df} and "
+            raise NotReadyError(f"only {len(vocabulary)} terms pass min_df={config.min_df} and "
                              f"max_df={config.max_df}; cannot learn {config.k} topics: give "
                              "more documents or a smaller k")
         model = cls(vocabulary, vectorizer.idf_.astype(np.float64),

@@ -46,6 +46,8 @@ class TrainConfig:
     seed: int = 0  # seeds python, numpy and torch at the start
     device: str = "auto"  # "auto", "cpu" or "cuda"
     max_seconds: float | None = None  # stop at the step after which the next would overrun
+    max_steps: int | None = None  # stop after this many optimiser steps (mid-epoch if need
+    # be): a run of fixed length whatever the machine's speed, as tests need
     reserve_evals: float = 0.0  # validation runs' worth of the budget kept for what follows
     # the loop (the test evaluation, scoring the champion), so the whole command fits
 
@@ -159,13 +161,16 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
     Validation runs every ``eval_every`` epochs and after the last epoch. The time budget
     (``max_seconds``, counted from the call) is checked after every step: when one more step,
     a validation and the reserve would overrun it, the epoch ends there, is validated, and the
-    run stops ("time budget"). At least one step runs.
+    run stops ("time budget"). With ``max_steps`` the run ends after that step, validated
+    ("max steps"). At least one step runs.
     """
     seed_everything(config.seed)
     device = resolve_device(config.device)
     model.to(device)
     optimizer = _optimizer(model, config)
     total_steps = len(batches(0)) * config.max_epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
     best_metric, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
     history: list[EpochLog] = []
     start = time.perf_counter()
@@ -191,6 +196,8 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
             total_loss += float(loss.detach())
             n_batches += 1
             step += 1
+            if step == config.max_steps:
+                break
             elapsed = time.perf_counter() - start
             # Mean wall time per step so far (epoch set-up included) predicts the next one.
             if _out_of_time(config, elapsed, (train_seconds + time.perf_counter() - epoch_start)
@@ -202,7 +209,8 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
         # No room for another step after this epoch's validation: validate now and stop.
         out_of_time = out_of_time or (epoch < config.max_epochs and _out_of_time(
             config, time.perf_counter() - start, train_seconds / step, eval_seconds))
-        last = out_of_time or epoch == config.max_epochs
+        out_of_steps = step == config.max_steps
+        last = out_of_time or out_of_steps or epoch == config.max_epochs
         log = EpochLog(epoch=epoch, loss=total_loss / max(1, n_batches), seconds=seconds,
                        metric=None, eval_seconds=0.0, steps=n_batches)
         if epoch % config.eval_every == 0 or last:
@@ -225,6 +233,9 @@ def train(model: nn.Module, *, batches: BatchFactory, loss_fn: LossFn, evaluate:
                                    eta=_eta(config, epoch, elapsed)))
         if out_of_time:
             stop_reason = "time budget"
+            break
+        if out_of_steps:
+            stop_reason = "max steps"
             break
         if waited >= config.patience:
             stop_reason = "early stopping"

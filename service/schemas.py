@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 # Ids are free text in the store, but a caller's id is a short token: anything else is a 400
 # before it reaches SQL (parameters are bound anyway; this keeps junk out of the logs too).
 ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+# Shops also key users by email or phone number (stored as their pseudonyms): "@" and "+" too.
+USER_ID_PATTERN = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
 
 
 class RecommendedItem(BaseModel):

@@ -24,6 +24,9 @@ INTENT = "intent"
 # The index of past support cases: the "model" is the turn encoder (``sha256`` its weights),
 # the artifact its FAISS index (``index_sha256`` the index's checksum).
 SUPPORT_INDEX = "support_index"
+# The accurate sentiment profile's MiniLM encoder adapted to the store's text by masked-language
+# modelling (``sentrec train adapt``); the accurate profile starts from the active one.
+SENTIMENT_ENCODER = "sentiment-encoder"
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,21 @@ def activate_by_hand(*, engine: Engine, name: str, version: int, reason: str) ->
         _activate(connection, target, champion)
         _record(connection, target, "promoted by hand", reason, None)
     return target
+
+
+def decide_on_its_own(*, engine: Engine, version_id: int, better: bool,
+                      reason: str) -> Promotion:
+    """Activate a candidate judged against a fixed reference rather than a champion (an adapted
+    encoder against the untouched MiniLM) when ``better``, and record the decision either way."""
+    with engine.begin() as connection:
+        row = connection.execute(select(ModelVersion).where(ModelVersion.id == version_id)
+                                 ).mappings().one()
+        candidate = _info(dict(row))
+        champion = _active(connection, candidate.name)
+        if better:
+            _activate(connection, candidate, champion)
+        _record(connection, candidate, "promoted" if better else "not promoted", reason, None)
+    return Promotion(candidate, champion, better, reason)
 
 
 def activate_rebuilt(*, engine: Engine, version_id: int, reason: str) -> VersionInfo:

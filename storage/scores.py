@@ -81,6 +81,15 @@ def unlabelled_texts(*, engine: Engine, kind: LabelKind = LabelKind.SENTIMENT) -
     return sorted(text for text in rows if text and text.strip())
 
 
+def distinct_texts(*, engine: Engine) -> list[str]:
+    """Every distinct message text and news headline of the store, labelled or not, sorted
+    (what the accurate profile's encoder is adapted on; message texts are stored redacted)."""
+    query = union(select(Message.text.label("text")), select(News.headline.label("text")))
+    with engine.connect() as connection:
+        texts = connection.execute(select(query.subquery().c.text)).scalars().all()
+    return sorted(t for t in texts if t and t.strip())
+
+
 def unscored_documents(*, engine: Engine, model_version_id: int, limit: int,
                        after: tuple[str, int] | None = None) -> pl.DataFrame:
     """The next ``limit`` documents (messages, then news) the version has not scored yet.

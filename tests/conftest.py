@@ -20,7 +20,7 @@ for _name, _value in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_TO_API_ENABLED": "false",
     "PREFECT_SERVER_UI_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
     # WordPiece training is only reproducible on one thread: with the parallel trainer, ties
     # in the vocabulary can order differently from run to run.
     "TOKENIZERS_PARALLELISM": "false",
@@ -72,5 +72,5 @@ def prefect_harness() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
-            prefect_test_harness(server_startup_timeout=180):
+            prefect_test_harness(server_startup_timeout=600):
         yield

@@ -36,7 +36,7 @@ def parse_file(stream: Stream, path: Path, *, fmt: str | None = None, source: st
                phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> Parsed:
     """Run the adapter of ``stream`` on ``path``, then the rules of what the store holds
     (``rules``: the sane time range); ``aliases`` (a CSV) tags news entities and
-    ``phone_regions`` are the national phone formats that message redaction recognises."""
+    ``phone_regions`` are the national phone formats that redaction recognises."""
     limit = MAX_LENGTHS[stream]["source"]
     if source is not None and not 0 < len(source) <= limit:
         raise InvalidInputError(f"--source: a source name of {len(source)} characters; at most "
@@ -55,5 +55,6 @@ def _adapt(stream: Stream, path: Path, *, fmt: str | None, source: str | None,
         return parse_news(path, fmt=fmt, source=source, encoding=encoding,
                           aliases=load_aliases(aliases))
     if stream is Stream.EVENTS:
-        return parse_events(path, fmt=fmt, source=source, encoding=encoding)
+        return parse_events(path, fmt=fmt, source=source, encoding=encoding,
+                            phone_regions=phone_regions)
     return parse_items(path, fmt=fmt, source=source, encoding=encoding)

@@ -34,6 +34,7 @@ from domain.adapters.common import (
 )
 from domain.adapters.formats import EventFormat
 from domain.errors import MalformedFileError, UnknownFormatError
+from domain.phones import DEFAULT_PHONE_REGIONS
 from domain.readers import (
     LINE,
     RAGGED,
@@ -45,6 +46,7 @@ from domain.readers import (
     read_table,
 )
 from domain.records import EVENT_KINDS, EVENT_SCHEMA, ITEM_SCHEMA, Parsed, Stream
+from domain.redaction import pseudonymise_ids, redact, redact_series
 
 EVENT_FORMATS = tuple(EventFormat)
 
@@ -79,17 +81,51 @@ def detect_event_format(path: Path, head: str) -> str:
 
 
 def parse_events(path: Path, *, fmt: str | None = None, source: str | None = None,
-                 encoding: str | None = None) -> Parsed:
-    """Read an events file into canonical events plus rejects (and items, for retail)."""
+                 encoding: str | None = None,
+                 phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> Parsed:
+    """Read an events file into canonical events plus rejects (and items, for retail).
+
+    Shops key users by email or phone number too: a user or event id that holds an email,
+    phone, card or IBAN becomes its pseudonym (``domain.redaction.pseudonym``, the same one
+    messages get), so a user's events still join, and rejected lines are redacted.
+    ``phone_regions`` are the countries whose national phone formats count.
+    """
     text, used = None, None
     if not str(path).endswith(".parquet"):
         raw = read_bytes(path)
         used = pick_encoding(path, raw, encoding)
         text = decode(path, raw, used)
     fmt = fmt or detect_event_format(path, (text or "")[:4096])
-    parsed = _parse(path, text, fmt, source, used or "utf-8")
+    parsed = _without_pii(_parse(path, text, fmt, source, used or "utf-8"), phone_regions)
     parsed.format = fmt
     parsed.encoding = used
+    return parsed
+
+
+def _without_pii(parsed: Parsed, regions: tuple[str, ...]) -> Parsed:
+    """``parsed`` with PII-holding ids pseudonymised and rejected lines redacted."""
+    users = parsed.records["user_id"].unique()
+    stored = pseudonymise_ids(users, regions=regions, screen=True)
+    changed = users != stored
+    if changed.any():
+        raw, pseudonyms = users.filter(changed), stored.filter(changed)
+        # Ids this module builds start with the user id (``user:item:time``, ``user:position``)
+        # and carry nothing else of the user's: the pseudonym takes that place.
+        user = pl.col("user_id")
+        event = pl.col("event_id")
+        replaced = user.replace_strict(raw, pseudonyms, default=None)
+        parsed.records = parsed.records.with_columns(
+            pl.when(replaced.is_not_null() & event.str.starts_with(user))
+            .then(pl.concat_str(replaced, event.str.slice(user.str.len_chars())))
+            .otherwise(event).alias("event_id"),
+            replaced.fill_null(user).alias("user_id"))
+    parsed.records = parsed.records.with_columns(
+        pseudonymise_ids(parsed.records["event_id"], regions=regions, screen=True))
+    parsed.rejects = parsed.rejects.with_columns(
+        redact_series(parsed.rejects[name], regions=regions) for name in ("raw", "reason"))
+    raw_line = parsed.raw_line
+    if raw_line is not None:
+        parsed.raw_line = lambda line: redact(raw_line(line), regions=regions)
     return parsed
 
 

@@ -174,8 +174,14 @@ def report(out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path
            window: Annotated[Window, typer.Option(help="Window length (UTC).")] = Window.HOUR
            ) -> None:
     """Write the self-contained HTML risk report."""
+    from domain.detection import detector_config
     from flows.monitor_sentiment import write_report
+    from flows.report.cache import home_charts
     from flows.runtime import ready_engine
 
-    path = write_report(engine=ready_engine(Settings()), out=out, days=days, window=window.value)
-    console.print(f"report written to [bold]{path}[/]")
+    settings = Settings()
+    charts = home_charts(settings.home)
+    path = write_report(engine=ready_engine(settings), out=out, days=days, window=window.value,
+                        config=detector_config(settings), charts=charts)
+    console.print(f"report written to [bold]{escape(str(path))}[/] ({charts.drawn} charts "
+                  f"drawn, {charts.reused} unchanged ones reused)")

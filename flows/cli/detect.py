@@ -22,14 +22,12 @@ def detect(series: Annotated[Path, typer.Argument(
            out: Annotated[Path | None, typer.Option(
                help="Also write the alarms to this CSV file.")] = None) -> None:
     """Judge a pre-aggregated mention series with the monitoring detectors; print alarms."""
-    from domain.counts import CountConfig
-    from domain.detection import DetectorConfig
+    from domain.detection import detector_config
     from domain.series_input import detect_series, read_series
     from domain.settings import Settings
 
     frame = read_series(series, window=window)
-    counts = CountConfig(alpha=Settings().alert_alpha)
-    alarms = detect_series(frame, config=DetectorConfig(counts=counts))
+    alarms = detect_series(frame, config=detector_config(Settings()))
     entities = frame["entity"].n_unique()
     table = Table(title=f"{len(alarms)} alarms in {frame.height:,} windows of {entities} "
                   "entities")

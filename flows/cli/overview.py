@@ -22,6 +22,7 @@ class Family(StrEnum):
     """The model families the registry holds."""
 
     SENTIMENT = "sentiment"
+    SENTIMENT_ENCODER = "sentiment-encoder"  # the accurate profile's adapted MiniLM encoder
     RECOMMENDER = "recommender"
 
 

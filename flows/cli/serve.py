@@ -20,11 +20,15 @@ if TYPE_CHECKING:
 
 
 def recommend(user: str, k: Annotated[int, typer.Option(min=1, max=100)] = 10) -> None:
-    """Print one user's recommendations from the active set, with titles."""
+    """Print one user's recommendations from the active set, with titles (a user id that
+    holds an email or phone number is looked up as its pseudonym, as ingest stored it)."""
+    from domain.redaction import stored_id
     from flows.cli.tables import recommendations_table
     from flows.runtime import ready_engine
 
-    found, table = recommendations_table(ready_engine(Settings()), user, k)
+    settings = Settings()
+    user = stored_id(user, regions=settings.phone_regions)
+    found, table = recommendations_table(ready_engine(settings), user, k)
     if found.set_id is None:
         raise NotReadyError("no recommendation set is published yet; run `sentrec publish`")
     console.print(table)

@@ -1,4 +1,5 @@
-"""``sentrec train sentiment|intent|recommender``: champion/challenger training."""
+"""``sentrec train sentiment|adapt|intent|recommender``: champion/challenger training, and the
+adaptation of the accurate sentiment profile's encoder to the store's text."""
 
 from __future__ import annotations
 
@@ -60,6 +61,37 @@ def train_sentiment(
         "ECE raw -> calibrated": f"{m['ece_uncalibrated']:.4f} -> {m['ece']:.4f}",
         "time": f"{result.seconds:.0f} s", "stopped by": result.stop_reason}))
     console.print(f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
+
+
+@app.command("adapt")
+def train_adapt(
+    seed: int = 0,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.01, help="Time budget of the whole run; default: SENTREC_ADAPT_TRAIN_MINUTES "
+        "(6).")] = None,
+    max_steps: Annotated[int | None, typer.Option(
+        min=1, help="Stop after this many encoder steps (after the head's warm-up) instead of "
+        "at a time budget: a run of fixed length.")] = None,
+) -> None:
+    """Adapt the accurate sentiment profile's MiniLM encoder to the store's text (masked
+    language modelling); it goes live if its held-out MLM loss beats MiniLM's own, and
+    `train sentiment --profile accurate` starts from it."""
+    from flows.adapt_encoder import adapt_encoder_flow
+
+    with epoch_progress("encoder adaptation", "-MLM loss"):
+        result = adapt_encoder_flow(settings=Settings(), seed=seed, max_minutes=max_minutes,
+                                    max_steps=max_steps)
+    m = result.metrics
+    console.print(run_table(f"sentiment encoder v{result.promotion.candidate.version}", {
+        "texts (held out)": f"{int(m['n_texts']):,} ({int(m['n_val']):,})",
+        "head warm-up steps": int(m["head_steps"]), "encoder steps": int(m["steps"]),
+        "held-out MLM loss, MiniLM": m["mlm_loss_before"],
+        "held-out MLM loss, adapted": m["mlm_loss_after"],
+        "perplexity MiniLM -> adapted":
+            f"{m['perplexity_before']:.2f} -> {m['perplexity_after']:.2f}",
+        "time": f"{result.seconds:.0f} s", "stopped by": result.stop_reason}))
+    verdict = "[green]live[/]" if result.promotion.promoted else "[yellow]not live[/]"
+    console.print(f"{verdict}: {result.promotion.reason}")
 
 
 @app.command("intent")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,12 @@ from typing import Any
 
 import polars as pl
 
+from flows.report.cache import ChartCache
 from flows.report.charts import chart_png, trend_png
 from flows.report.evidence import evidence_html
 from flows.report.summary import AlertView, span, when
+
+log = logging.getLogger(__name__)
 
 Evidence = Mapping[str, Sequence[Mapping[str, Any]]]  # dedup_key -> documents
 Breakdowns = Mapping[str, Sequence[Mapping[str, Any]]]  # dedup_key -> topics of its window
@@ -128,7 +132,8 @@ def _period(series: pl.DataFrame) -> str:
     return span(series["window_start"].min(), series["window_end"].max())  # type: ignore[arg-type]
 
 
-def _trends(series: pl.DataFrame, alerts: Sequence[AlertView]) -> list[str]:
+def _trends(series: pl.DataFrame, alerts: Sequence[AlertView], charts: ChartCache
+            ) -> list[str]:
     """A trend row per monitored entity: alerted entities first, then by volume."""
     if series.is_empty():
         return []
@@ -147,16 +152,19 @@ def _trends(series: pl.DataFrame, alerts: Sequence[AlertView]) -> list[str]:
         body.append(f'<div class="trend"><h3>{html.escape(entity)} <span class="meta">'
                     f'{total["volume"]:,} mentions {links}</span></h3><img alt="trend of '
                     f'{html.escape(entity)}" src="data:image/png;base64,'
-                    f'{trend_png(rows, mine)}"></div>')
+                    f'{charts.png("trend", rows, mine, trend_png)}"></div>')
     return body
 
 
 def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: Evidence,
                   out_path: Path, *, breakdowns: Breakdowns | None = None,
                   title: str = "sentrec: negative sentiment alerts",
-                  generated_at: datetime | None = None) -> Path:
+                  generated_at: datetime | None = None, charts: ChartCache | None = None
+                  ) -> Path:
     """Write the report; ``series`` is ``Detection.series`` (or ``aggregate_windows`` output);
-    ``breakdowns`` are each alert's topics (``domain.episodes.topic_breakdown``)."""
+    ``breakdowns`` are each alert's topics (``domain.episodes.topic_breakdown``); ``charts``
+    reuses charts drawn for the same input before (every chart is drawn without it)."""
+    charts = charts or ChartCache(None)
     generated = (generated_at or datetime.now(UTC)).astimezone(UTC)
     ranked = sorted(alerts, key=lambda a: (-a.severity, a.entity, a.window_start))
     entities = series["entity"].n_unique() if not series.is_empty() else 0
@@ -171,7 +179,7 @@ def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: E
         body += [f"<p><b>{len(ranked)} alert{'s' if len(ranked) > 1 else ''}</b> for "
                  f"{len(alerted)} entit{'ies' if len(alerted) > 1 else 'y'}, most severe "
                  f"first.</p>", f'<div class="note">{READING}</div>', _table(ranked)]
-    body += _trends(series, ranked)
+    body += _trends(series, ranked, charts)
     groups: dict[tuple[str, str | None], list[AlertView]] = {}
     for alert in ranked:
         groups.setdefault((alert.entity, alert.topic), []).append(alert)
@@ -182,7 +190,7 @@ def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: E
         if rows.height:
             body.append(f'<img alt="negative share, mean score and volume of '
                         f'{html.escape(label)}" src="data:image/png;base64,'
-                        f'{chart_png(rows, group)}">')
+                        f'{charts.png("detail", rows, group, chart_png)}">')
         for alert in sorted(group, key=lambda a: a.window_start):
             body.append(f'<h3 id="{anchor(alert)}">{span(alert.window_start, alert.window_end)}'
                         f" · severity {alert.severity} · {_status(alert)}</h3>"
@@ -194,4 +202,7 @@ def render_report(alerts: Sequence[AlertView], series: pl.DataFrame, evidence: E
             + "\n".join(body) + "</body></html>")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")
+    pruned = charts.prune()
+    log.info("report %s: %d charts drawn, %d reused, %d stale charts pruned", out_path,
+             charts.drawn, charts.reused, pruned)
     return out_path

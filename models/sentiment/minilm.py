@@ -77,16 +77,21 @@ def encoder_config() -> dict[str, Any]:
 
 def build_accurate(config: AccurateConfig | None = None, *,
                    tokenizer: TextTokenizer | None = None,
-                   encoder_settings: dict[str, Any] | None = None
+                   encoder_settings: dict[str, Any] | None = None,
+                   encoder_state: dict[str, torch.Tensor] | None = None
                    ) -> tuple[MiniLMSentiment, TextTokenizer]:
-    """The accurate model and its tokenizer: pretrained MiniLM weights, or with
-    ``encoder_settings`` an untrained encoder of that shape (to load a checkpoint into)."""
+    """The accurate model and its tokenizer: pretrained MiniLM weights, those weights replaced
+    by ``encoder_state`` (an encoder adapted to the store's text, ``models.sentiment.adapt``),
+    or with ``encoder_settings`` an untrained encoder of that shape (to load a checkpoint
+    into)."""
     from transformers import AutoConfig, AutoModel
 
     config = config or AccurateConfig()
     tokenizer = tokenizer or minilm_tokenizer()
     if encoder_settings is None:
         encoder = AutoModel.from_pretrained(minilm_path())
+        if encoder_state is not None:
+            encoder.load_state_dict(encoder_state)
     else:
         settings = dict(encoder_settings)
         model_type = settings.pop("model_type", "bert")

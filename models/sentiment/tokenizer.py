@@ -90,6 +90,10 @@ class TextTokenizer:
                              "or load a BERT-style WordPiece tokenizer")
         return int(index)
 
+    def id_of(self, token: str) -> int:
+        """The id of a token of the vocabulary (e.g. "[MASK]"); a missing one is an error."""
+        return self._require(token)
+
     @property
     def vocab_size(self) -> int:
         """Number of ids, special tokens included."""

@@ -219,16 +219,19 @@ def train_fast(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
 
 def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
                    config: AccurateConfig | None = None, fit: FitConfig = ACCURATE_FIT,
-                   probe: FitConfig | None = ACCURATE_PROBE) -> TrainedSentiment:
+                   probe: FitConfig | None = ACCURATE_PROBE,
+                   encoder_state: dict[str, torch.Tensor] | None = None) -> TrainedSentiment:
     """The accurate profile: MiniLM under the attention-pooling head, trained in two stages
     (LP-FT, Kumar et al. 2022): with ``probe``, first the head alone on the frozen encoder, then
     everything with ``fit``. A fresh head at a fine-tuning learning rate barely moves, and its
     random gradients distort the pretrained features meanwhile. ``fit.max_seconds`` bounds both
-    stages together (MiniLM's loading included); the probe gets a quarter of it."""
+    stages together (MiniLM's loading included); the probe gets a quarter of it.
+    ``encoder_state`` starts from an encoder adapted to the store's text
+    (``models.sentiment.adapt``) instead of MiniLM's own weights."""
     deadline = _deadline(fit)
     config = config or AccurateConfig()
     seed_everything(seed)
-    model, tokenizer = build_accurate(config)
+    model, tokenizer = build_accurate(config, encoder_state=encoder_state)
     probe_metrics: dict[str, float] = {}
     if probe is not None:
         probe_deadline = None

@@ -56,6 +56,19 @@ def run_main(argv: list[str], monkeypatch: pytest.MonkeyPatch,
     return " ".join(out.split())
 
 
+@pytest.mark.parametrize("alpha, alpha_shown", [("0", "0"), ("0.5", "0.5"), ("2", "2"),
+                                                ("-1e-5", "-1e-05")])
+def test_an_alert_alpha_out_of_range_is_refused_before_any_work(
+        alpha: str, alpha_shown: str, home: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SENTREC_ALERT_ALPHA", alpha)
+    out = run_main(["monitor"], monkeypatch, capsys)
+    assert out == (f"error: setting SENTREC_ALERT_ALPHA: {alpha_shown} is not a tail probability "
+                   "between 0 and 0.5 (exclusive); the default is 1e-05, a larger value pages "
+                   "sooner and more often")
+    assert not (home / "sentrec.db").exists()
+
+
 @pytest.mark.parametrize("url, message", [
     ("nonsense", "error: SENTREC_DATABASE_URL 'nonsense' is not a database URL"),
     ("postgresql://sentrec:S3cretPw@127.0.0.1:1/nothing",

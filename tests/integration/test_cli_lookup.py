@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from domain.redaction import pseudonym
 from flows.cli import app
 from storage.engine import make_engine
 from storage.migrate import upgrade
@@ -28,6 +29,7 @@ def test_recommend_prints_the_active_list(tmp_path: Path,
     assert "no recommendation set is published yet" in empty.output
 
     rows = [("u1", 1, "i7", 0.9, None), ("u1", 2, "i3", 0.5, None),
+            (pseudonym("jane.doe@example.com"), 1, "i9", 0.8, None),
             (COLD_START_USER, 1, "pop1", 40.0, "recent-popularity")]
     set_id = create_set(engine=engine, model_version_id=None, k=2)
     write_recommendations(engine=engine, set_id=set_id, frame=pl.DataFrame(
@@ -38,6 +40,10 @@ def test_recommend_prints_the_active_list(tmp_path: Path,
     assert known.exit_code == 0, known.output
     assert "top 2 for user u1" in known.output
     assert known.output.index("i7") < known.output.index("i3")
+    # A user keyed by email at ingest is stored as its pseudonym, and found by the email.
+    by_email = runner.invoke(app, ["recommend", "jane.doe@example.com", "--k", "1"])
+    assert by_email.exit_code == 0, by_email.output
+    assert "i9" in by_email.output and "jane.doe" not in by_email.output
     stranger = runner.invoke(app, ["recommend", "stranger", "--k", "1"])
     assert stranger.exit_code == 0
     assert "recent popularity" in stranger.output and "pop1" in stranger.output

@@ -27,11 +27,17 @@ from storage.scores import scored_documents
 START = datetime(2024, 3, 1, tzinfo=UTC)
 SUBJECTS = ["refund payment card charge", "flight delay gate crew",
             "app login password crash", "bag lost luggage claim"]
+# Words that give a store of many messages a vocabulary the 20 topics of `monitor` can learn.
+PLACES = ["boston", "denver", "austin", "chicago", "dallas", "miami", "seattle", "phoenix",
+          "atlanta", "houston", "portland", "orlando", "detroit", "memphis", "raleigh",
+          "tampa", "omaha", "tucson", "fresno", "newark", "reno", "boise", "salem", "dover"]
 
 
 def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
-              per_hour: int = 20, version: int | None = None) -> None:
-    """Messages to 'Acme' each hour; a share of them scored negative."""
+              per_hour: int = 20, version: int | None = None,
+              volumes: dict[int, int] | None = None, places: bool = False) -> None:
+    """Messages to 'Acme' each hour (``per_hour``, or ``volumes[hour]``); a share of them
+    scored negative; with ``places``, each also names two places."""
     with engine.begin() as connection:
         batch = connection.execute(insert(IngestBatch).returning(IngestBatch.id), {
             "stream": "messages", "source": "t", "format": "canonical", "path": "x",
@@ -47,13 +53,16 @@ def add_hours(engine: Engine, hours: range, negative_share: dict[int, float],
     with engine.begin() as connection:
         for hour in hours:
             share = negative_share.get(hour, 0.2)
-            for n in range(per_hour):
-                negative = n < round(share * per_hour)
+            count = (volumes or {}).get(hour, per_hour)
+            for n in range(count):
+                negative = n < round(share * count)
                 doc = connection.execute(insert(Message).returning(Message.id), {
                     "source": "t", "message_id": f"{hour}-{n}", "conversation_id": None,
                     "author_role": "customer", "entity": "Acme", "channel": "chat",
                     "created_at": START + timedelta(hours=hour, minutes=n),
-                    "text": f"{SUBJECTS[n % 4]} ticket number {hour * 100 + n} today",
+                    "text": f"{SUBJECTS[n % 4]} ticket number {hour * 100 + n} today" + (
+                        f" {PLACES[(hour + n) % 24]} {PLACES[(hour * 5 + n) % 23]}"
+                        if places else ""),
                     "batch_id": batch}).scalar_one()
                 p_neg = 0.9 if negative else 0.05
                 connection.execute(insert(SentimentScore), {
@@ -220,3 +229,52 @@ def test_rescoring_records_a_revision_and_pages_nobody_about_the_past(engine: En
     assert shown.model_version_id == new
     assert [r["old_severity"] for r in shown.revisions] == [first.severity]
     assert [a.id for a in list_alerts(engine=engine, status="open")] == []
+
+
+def test_monitor_judges_volume_at_the_alert_alpha_setting(
+        prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four days of 17-23 mentions an hour, then an hour of 40 at the usual negative share:
+    a buzz with upper-tail probability 5e-5 under the count model, so it pages at
+    SENTREC_ALERT_ALPHA=1e-3 and not at 1e-7."""
+    from flows.cli import app
+
+    monkeypatch.delenv("SENTREC_DATABASE_URL", raising=False)
+    wobble = [0, 2, -2, 1, -1, 3, -3, 0]
+    volumes = {hour: 20 + wobble[hour % 8] for hour in range(95)} | {95: 40}
+    said = {}
+    for alpha in ("1e-3", "1e-7"):
+        monkeypatch.setenv("SENTREC_HOME", str(tmp_path / alpha))
+        monkeypatch.setenv("SENTREC_ALERT_ALPHA", alpha)
+        add_hours(ready_engine(Settings()), range(0, 96), {}, volumes=volumes, places=True)
+        result = CliRunner().invoke(app, ["monitor"])
+        assert result.exit_code == 0, result.output
+        said[alpha] = " ".join(result.output.split()).split(" new (")[0]
+        listed = CliRunner().invoke(app, ["alerts", "--format", "json"])
+        if alpha == "1e-3":
+            [alert] = json.loads(listed.output)
+            assert alert["window_start"] == "2024-03-04T23:00:00+00:00"
+            assert alert["reason"].startswith("mentions 40 vs 20 usual for a Monday 23:00")
+            # The report monitor wrote drew the charts; the same report again reuses them.
+            again = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
+            assert "(0 charts drawn, 2 unchanged ones reused)" in again.output
+    assert said == {"1e-3": "1,940 new scores; alerts: 1", "1e-7": "1,940 new scores; alerts: 0"}
+
+
+def test_an_hourly_run_judges_the_new_hour_on_the_counts_too(engine: Engine) -> None:
+    """Monitoring four days, then the next hour with twice the usual mentions at the usual
+    share: the incremental run must see the weeks the count model learns the usual from,
+    not only the day the share baseline needs."""
+    from domain.counts import CountConfig
+    from domain.detection import DetectorConfig
+
+    config = DetectorConfig(counts=CountConfig(alpha=1e-3))
+    wobble = [0, 2, -2, 1, -1, 3, -3, 0]
+    add_hours(engine, range(0, 95), {}, volumes={h: 20 + wobble[h % 8] for h in range(95)})
+    first, _ = run_monitoring(engine=engine, config=config)
+    assert first.alerts_inserted == 0
+    add_hours(engine, range(95, 96), {}, volumes={95: 40})
+    summary, _ = run_monitoring(engine=engine, config=config)
+    assert (summary.new_scores, summary.alerts_inserted) == (40, 1)
+    with engine.connect() as connection:
+        reason = connection.execute(select(Alert.reason)).scalar_one()
+    assert reason.startswith("mentions 40 vs 20 usual for a Monday 23:00")

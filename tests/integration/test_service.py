@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
+from domain.redaction import pseudonym
 from domain.settings import Settings
 from models.index import build_index, save_index
 from service.app import create_app
@@ -239,3 +240,22 @@ def test_recommendation_reader_on_each_backend(engine: Engine) -> None:
         assert [i.reason for i in cold.items] == ["recent-popularity"] * 2
     finally:
         reader.close()
+
+
+def test_a_user_keyed_by_email_is_found_by_that_email(store: tuple[Engine, Settings]) -> None:
+    """The store holds the pseudonym of a PII-holding user id (ingest), so the lookup maps the
+    id a caller sends the same way; the answer never holds the email."""
+    engine, settings = store
+    set_id = create_set(engine=engine, model_version_id=None, k=2)
+    write_recommendations(engine=engine, set_id=set_id, frame=pl.DataFrame(
+        [(pseudonym("jane.doe@example.com"), 1, "i7", 0.9, None),
+         (COLD_START_USER, 1, "pop1", 1.0, "recent-popularity")],
+        schema=["user_id", "rank", "item_id", "score", "reason"], orient="row"))
+    activate_set(engine=engine, set_id=set_id)
+    client = TestClient(create_app(settings))
+    key = {"X-API-Key": create_key(engine=engine, name="shop")}
+    response = client.get("/v1/users/jane.doe@example.com/recommendations", headers=key)
+    assert response.json()["cold_start"] is False
+    assert [i["item_id"] for i in response.json()["items"]] == ["i7"]
+    assert response.json()["user_id"] == pseudonym("jane.doe@example.com")
+    assert "jane.doe" not in response.text

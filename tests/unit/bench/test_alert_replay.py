@@ -9,19 +9,30 @@ import numpy as np
 import polars as pl
 
 from bench.alert_baselines import baseline_fired
-from bench.alert_replay import Burst, apply_burst, burst_size, episodes, fired_by
-from domain.detection import DetectorConfig
+from bench.alert_replay import (
+    Burst,
+    apply_burst,
+    burst_size,
+    episodes,
+    fired_by,
+    product_fired_at,
+)
+from domain.counts import CountConfig
+from domain.detection import DetectorConfig, score_series
 from domain.episodes import find_episodes
 from domain.windows import SCORED_SCHEMA, MonitorConfig, aggregate_windows, mark_documents
 
 START = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday
 
 
-def documents(hours: int, per_hour: int, surge_at: int | None = None) -> pl.DataFrame:
-    """Distinct texts to entity A, a third negative; ``surge_at`` gets five times as many."""
+def documents(hours: int, per_hour: int, surge_at: int | None = None,
+              volumes: dict[int, int] | None = None) -> pl.DataFrame:
+    """Distinct texts to entity A, a third negative; ``surge_at`` gets five times as many,
+    an hour in ``volumes`` that many."""
     rows = []
     for hour in range(hours):
-        for n in range(per_hour * (5 if hour == surge_at else 1)):
+        count = (volumes or {}).get(hour, per_hour * (5 if hour == surge_at else 1))
+        for n in range(count):
             negative = n % 3 == 0
             rows.append({"doc_kind": "message", "doc_id": len(rows), "entity": "A",
                          "topic": None, "created_at": START + timedelta(hours=hour, minutes=n),
@@ -56,6 +67,23 @@ def test_episode_count_of_the_bench_is_the_products() -> None:
     assert episodes(fired["product"], DetectorConfig().cooldown_windows) == 1
 
 
+def test_the_alpha_sweep_fires_where_the_product_at_that_alpha_fires() -> None:
+    """Four days of 18-24 mentions an hour, then 42 (p ~ 1e-4 under the count model): the
+    sweep's re-applied firing rule answers what scoring at each alpha answers."""
+    wobble = [0, 3, -3, 1, -1, 4, -4, 0]
+    volumes = {hour: 21 + wobble[hour % 8] for hour in range(95)} | {95: 42}
+    series = aggregate_windows(mark_documents(documents(96, 21, volumes=volumes)),
+                               MonitorConfig())
+    _, scored = fired_by(series, DetectorConfig(), "hour")
+    swept = {}
+    for alpha in (1e-7, 1e-5, 1e-3):
+        config = DetectorConfig(counts=CountConfig(alpha=alpha))
+        rescored = score_series(series, config=config, window="hour")["fired"].to_numpy()
+        swept[alpha] = np.flatnonzero(product_fired_at(scored, DetectorConfig(), alpha)).tolist()
+        assert swept[alpha] == np.flatnonzero(rescored).tolist()
+    assert swept == {1e-7: [], 1e-5: [], 1e-3: [95]}
+
+
 def test_burst_sizes_multiply_what_the_window_holds() -> None:
     row = {"volume": 20, "negatives": 5}
     assert burst_size("negative_volume_x2", row, None) == (5, True)
@@ -75,3 +103,25 @@ def test_seasonal_naive_waits_a_week_then_fires_on_a_spike() -> None:
         "negative_share": [1 / 3] * len(counts)})
     fired = baseline_fired(series, "seasonal-naive", DetectorConfig(), "hour")
     assert np.flatnonzero(fired).tolist() == [week + 40]
+
+
+def test_the_alpha_sweep_page_has_a_row_per_stream_and_alpha() -> None:
+    from bench.alert_report import sweep_markdown
+    from bench.alert_streams import Stream
+    from bench.alerts import bench_stream, summarise, sweep
+
+    wobble = [0, 3, -3, 1, -1, 4, -4, 0]
+    volumes = {hour: 21 + wobble[hour % 8] for hour in range(95)} | {95: 42}
+    stream = Stream("synthetic", documents(96, 21, volumes=volumes), "hour", "gold")
+    result = bench_stream(stream, DetectorConfig(), bursts=1, seed=0, alphas=(1e-7, 1e-3))
+    report = {"config": {"counts": {"alpha": 1e-5}}, "alphas": [1e-7, 1e-3],
+              "bursts_per_entity_kind": 1, "seed": 0, "budget_minutes": 1.0, "seconds": 1.0,
+              "rows": summarise(result), "sweep": sweep(result), "streams": [result]}
+    page = sweep_markdown(report)
+    assert page.startswith("# The count model's tail probability (alpha)")
+    assert "    nice -n 10 .venv/bin/python -m bench.alerts --alphas 1e-07,0.001 --bursts 1 " \
+        "--seed 0 --budget-minutes 1\n" in page
+    # The hour of 42 is the stream's only alarm at 1e-3: one episode in two judged days.
+    assert [(r["alpha"], r["false_alarms"]) for r in report["sweep"]] == [(1e-7, 0), (1e-3, 1)]
+    assert "| synthetic (gold) | 0.001 | " in page and "| 1 | 15.00 |" in page
+    assert "- alpha 1e-07: 1 of 1 (worst 0.00)" in page

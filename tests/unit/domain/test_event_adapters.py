@@ -10,6 +10,7 @@ import pytest
 from domain.adapters.events import parse_events
 from domain.adapters.items import parse_items
 from domain.errors import MalformedFileError, UnknownFormatError
+from domain.redaction import pseudonym
 
 RETAIL_HEADER = (
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n")
@@ -123,3 +124,36 @@ def test_canonical_items_split_categories_and_reject_empty_ones(tmp_path: Path) 
     assert parsed.records.rows() == [("canonical", "a", "Mug", None, ["kitchen", "gifts"])]
     assert [r[2] for r in parsed.rejects.rows()] == [
         "an item needs a title or a description", "missing item_id"]
+
+
+def test_user_and_event_ids_holding_pii_become_pseudonyms(tmp_path: Path) -> None:
+    """A shop that keys users by email or phone must not put either into the store; each
+    value always becomes the same pseudonym, so a user's events still form one sequence, and
+    the same pseudonym as in messages (the API looks a user up by it)."""
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_id,user_id,item_id,kind,occurred_at\n"
+        "e1,jane.doe@example.com,i1,view,2024-05-01T10:00:00Z\n"
+        "e2,jane.doe@example.com,i2,view,2024-05-01T10:05:00Z\n"
+        "jane.doe@example.com/3,+44 20 7946 0958,i1,purchase,2024-05-02T09:00:00Z\n"
+        "e4,u4,i3,view,2024-05-02T09:00:00Z\n",
+        encoding="utf-8")
+    parsed = parse_events(path)
+    assert parsed.records.select("event_id", "user_id").rows() == [
+        ("e1", pseudonym("jane.doe@example.com")),
+        ("e2", pseudonym("jane.doe@example.com")),
+        (pseudonym("jane.doe@example.com/3"), pseudonym("+44 20 7946 0958")),
+        ("e4", "u4"),
+    ]
+    stored = str(parsed.records.rows()) + str(parsed.rejects.rows())
+    assert "jane.doe" not in stored and "7946" not in stored
+
+
+def test_a_rejected_event_row_shows_no_pii(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("event_id,user_id,item_id,kind,occurred_at\n"
+                    "e1,jane.doe@example.com,i1,view,not a time\n"
+                    "e2,u2,i1,view,2024-05-01T10:00:00Z\n", encoding="utf-8")
+    parsed = parse_events(path)
+    assert parsed.records["event_id"].to_list() == ["e2"]
+    assert "jane.doe" not in str(parsed.rejects.rows())

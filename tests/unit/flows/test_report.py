@@ -4,16 +4,19 @@ plainly when there is nothing to report."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 from domain.episodes import detect_alerts, topic_breakdown
 from domain.windows import SCORED_SCHEMA
 from flows.report import render_report, report_markdown
+from flows.report.cache import ChartCache
 from flows.report.evidence import highlight_text
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -145,3 +148,63 @@ def test_markdown_summary_lists_alerts_or_says_none() -> None:
         in text
     assert "1 alert, most severe first." in text
     assert report_markdown([]) == "## Sentiment alerts\n\nNo alerts in this period.\n"
+
+
+def three_entities() -> pl.DataFrame:
+    """Acme Air's surge (one alert) beside two quiet banks."""
+    docs = scored_docs()
+    quiet = docs.filter(pl.col("created_at") < T0 + timedelta(hours=30)).with_columns(
+        pl.lit("Quiet Bank").alias("entity"), pl.col("doc_id") + 10_000,
+        pl.lit(0.1).alias("p_negative"), pl.lit(0.8).alias("p_positive"))
+    other = quiet.with_columns(pl.lit("Other Bank").alias("entity"), pl.col("doc_id") + 10_000)
+    return pl.concat([docs, quiet, other])
+
+
+def cached_report(docs: pl.DataFrame, out: Path, charts: ChartCache) -> str:
+    detection = detect_alerts(docs)
+    render_report(detection.alerts, detection.series,
+                  {a.dedup_key: a.evidence for a in detection.alerts}, out,
+                  generated_at=T0 + timedelta(days=2), charts=charts)
+    return out.read_text(encoding="utf-8")
+
+
+def test_a_report_with_no_new_data_draws_no_chart(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    docs = three_entities()
+    first = ChartCache(tmp_path / "charts")
+    page = cached_report(docs, tmp_path / "a.html", first)
+    # Three trend rows and Acme Air's detailed chart.
+    assert (first.drawn, first.reused) == (4, 0)
+    second = ChartCache(tmp_path / "charts")
+    with caplog.at_level(logging.INFO, logger="flows.report.page"):
+        again = cached_report(docs, tmp_path / "b.html", second)
+    assert (second.drawn, second.reused) == (0, 4)
+    assert again == page
+    assert f"report {tmp_path / 'b.html'}: 0 charts drawn, 4 reused, 0 stale charts pruned" \
+        in caplog.messages
+
+
+def test_only_the_entity_whose_data_changed_is_drawn_again(tmp_path: Path) -> None:
+    docs = three_entities()
+    cached_report(docs, tmp_path / "a.html", ChartCache(tmp_path / "charts"))
+    # Late documents for Quiet Bank, inside the period: only its trend changes.
+    late = docs.filter((pl.col("entity") == "Quiet Bank") & (pl.col("doc_id") < 10_020)) \
+        .with_columns(pl.col("doc_id") + 100_000, pl.col("created_at") + timedelta(seconds=30))
+    charts = ChartCache(tmp_path / "charts")
+    page = cached_report(pl.concat([docs, late]), tmp_path / "b.html", charts)
+    assert (charts.drawn, charts.reused) == (1, 3)
+    assert '<img alt="trend of Quiet Bank"' in page
+
+
+def test_the_chart_store_keeps_the_most_recently_used(tmp_path: Path) -> None:
+    docs = three_entities()
+    cached_report(docs, tmp_path / "a.html", ChartCache(tmp_path / "charts", max_files=10))
+    assert len(list((tmp_path / "charts").iterdir())) == 4
+    bounded = ChartCache(tmp_path / "charts", max_files=3)
+    cached_report(docs.filter(pl.col("entity") != "Other Bank"), tmp_path / "b.html", bounded)
+    # Other Bank's trend was not used by the second report: it is the one pruned.
+    assert (bounded.drawn, bounded.reused) == (0, 3)
+    assert len(list((tmp_path / "charts").iterdir())) == 3
+    kept = ChartCache(tmp_path / "charts")
+    cached_report(docs, tmp_path / "c.html", kept)
+    assert (kept.drawn, kept.reused) == (1, 3)

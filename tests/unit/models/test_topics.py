@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
 
+from domain.errors import NotReadyError
 from models.topics import UNASSIGNED, TopicConfig, TopicModel
 
 THEMES = {
@@ -74,5 +75,6 @@ def test_a_text_without_known_words_is_unassigned() -> None:
 
 
 def test_too_few_terms_for_k_is_explained() -> None:
-    with pytest.raises(ValueError, match="cannot learn 50 topics"):
+    # Not ready, not a bug: monitoring skips topics with this warning and goes on.
+    with pytest.raises(NotReadyError, match="cannot learn 50 topics"):
         TopicModel.fit(TEXTS, TopicConfig(k=50, min_df=2, max_df=0.9))

@@ -132,3 +132,11 @@ def test_without_a_budget_every_step_of_every_epoch_runs() -> None:
     _, result = train_sasrec(_split(), MODEL, config, batch_size=4)
     assert (result.epochs_run, result.steps, result.stop_reason) == (2, 24, "max epochs")
     assert [log.steps for log in result.history] == [12, 12]
+
+
+def test_a_step_limit_ends_the_run_mid_epoch_and_says_so() -> None:
+    config = TrainConfig(max_epochs=4, lr=1e-2, device="cpu", patience=10, max_steps=15)
+    _, result = train_sasrec(_split(), MODEL, config, batch_size=4)  # 12 batches an epoch
+    assert (result.epochs_run, result.steps, result.stop_reason) == (2, 15, "max steps")
+    assert [log.steps for log in result.history] == [12, 3]
+    assert result.history[-1].metric is not None
