@@ -31,6 +31,17 @@ def load_phrasebank(data_dir: Path, level: str) -> Labelled:
     return joined["headline"].to_list(), joined["label"].to_list()
 
 
+def sentfin_headlines(data_dir: Path) -> tuple[Labelled, list[str]]:
+    """SEntFiN headlines, one per distinct title: those with a document label (every entity
+    and copy agrees) with it, and the unlabelled rest (entities disagree)."""
+    parsed = parse_news(data_dir / "sentfin" / "SEntFiN-v1.1_LF.csv", fmt="sentfin")
+    records = parsed.records.unique(subset=["news_id"], keep="first", maintain_order=True)
+    joined = records.join(parsed.labels, left_on="news_id", right_on="doc_id", how="left")
+    labelled = joined.filter(pl.col("label").is_not_null())
+    rest = joined.filter(pl.col("label").is_null())["headline"].to_list()
+    return (labelled["headline"].to_list(), labelled["label"].to_list()), rest
+
+
 def airline_records(data_dir: Path) -> pl.DataFrame:
     """Airline tweets, de-duplicated on tweet id (first row kept), with a ``label`` column."""
     parsed = parse_messages(data_dir / "twitter_airline_sentiment" / "Tweets.csv",

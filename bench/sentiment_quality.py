@@ -23,7 +23,9 @@ bench can be run piece by piece within a time budget.
         [--accurate-epochs 2] [--probe-epochs 2]
         [--data-dir ../shared/data] [--max-minutes 60] [--run-minutes 4] [--threads 1]
 
-Writes bench/results/sentiment_quality.json and .md.
+Writes bench/results/sentiment_quality.json and .md. ``--protocol cross-domain`` runs the
+generalisation protocol instead (train on one source, score another: PhraseBank <-> SEntFiN,
+airline tweets with one airline held out), with the options of ``bench.sentiment_transfer``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from typing import Any
 
 import torch
 
-from bench import common
+from bench import common, sentiment_transfer
 from bench.datasets import (
     Labelled,
     load_airline,
@@ -297,7 +299,14 @@ def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    head = argparse.ArgumentParser(add_help=False)
+    head.add_argument("--protocol", choices=("in-domain", "cross-domain"), default="in-domain",
+                      help="cross-domain: bench.sentiment_transfer, with its own options")
+    known, rest = head.parse_known_args()
+    if known.protocol == "cross-domain":
+        sentiment_transfer.main(rest)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], parents=[head])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seeds", default="0,1,2")

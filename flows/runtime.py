@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from domain.errors import InvalidInputError, StoreNotReadyError
+from domain.errors import InvalidInputError, StoreNotReadyError, UserError
 from domain.redaction import RedactingFilter, redact
 from domain.settings import Settings
 from storage.engine import make_engine
@@ -26,19 +26,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Prefect reads these when it is first imported, so they are set before any flow module loads.
-# Each is only a default: a value already in the environment wins.
-_PREFECT_DEFAULTS = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    # A loaded machine can take minutes to start the temporary server; 120 s failed there.
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600",
-    "PREFECT_SERVER_UI_ENABLED": "false",
-    "PREFECT_LOGGING_TO_API_ENABLED": "false",
-    # Run-by-run chatter stays out of the CLI's output; `-v` or this variable brings it back.
-    "PREFECT_LOGGING_LEVEL": "WARNING",
-    # Tokenizer training is reproducible only on one thread (vocabulary ties order by thread).
-    "TOKENIZERS_PARALLELISM": "false",
-}
 
 
 # Marks the temporary Prefect server a command starts (the server inherits the environment),
@@ -77,9 +64,9 @@ def redacted_errors(function: Callable[P, R]) -> Callable[P, R]:
 
 def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     """Point Prefect at sentrec's home and keep customer text out of every log handler."""
-    if verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-    os.environ.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
+    if verbose:  # Prefect read its level on import (flows/__init__.py): set its loggers
+        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+            logging.getLogger(name).setLevel(logging.INFO)
     os.environ[OWNER_VARIABLE] = str(os.getpid())
     # Prefect makes its home folder without parents and its local server cannot start
     # without it, so a new SENTREC_HOME is created here, when a command runs.
@@ -89,13 +76,25 @@ def configure_process(settings: Settings, *, verbose: bool = False) -> None:
     except OSError as exc:
         raise InvalidInputError(f"SENTREC_HOME {settings.home} cannot be used as a folder "
                                 f"({exc.strerror}); point it at a folder you can write") from exc
-    for name, value in _PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        run_logger = logging.getLogger(name)
+        if not any(isinstance(f, UserErrorsStayOneLine) for f in run_logger.filters):
+            run_logger.addFilter(UserErrorsStayOneLine())
     # Redact when a record is made, so every handler, including ones Prefect adds later,
     # only ever sees redacted text.
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "redacts", False):
         logging.setLogRecordFactory(_redacting_factory(factory, settings.phone_regions))
+
+
+class UserErrorsStayOneLine(logging.Filter):
+    """Drops Prefect's log of a run that failed on a ``UserError`` (its traceback): the CLI
+    answers such a mistake with one line (what, where, what to do) and exit code 2. A bug's
+    traceback is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, UserError)
 
 
 def _redacting_factory(make: Callable[..., logging.LogRecord],

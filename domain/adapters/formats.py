@@ -18,6 +18,7 @@ class NewsFormat(StrEnum):
     HEADLINES = "headlines"  # CNBC / Guardian / Reuters date,headline files
     ANALYST_RATINGS = "analyst-ratings"  # Benzinga headlines with a ticker column
     PHRASEBANK = "phrasebank"  # Financial PhraseBank sentence@label files
+    SENTFIN = "sentfin"  # SEntFiN 1.0 headlines with per-entity labels
     CANONICAL = "canonical"
 
 

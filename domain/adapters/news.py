@@ -1,4 +1,5 @@
-"""Financial news: dated headline files, analyst-rating headlines, PhraseBank and canonical.
+"""Financial news: dated headline files, analyst-rating headlines, PhraseBank, SEntFiN
+(``domain.adapters.sentfin``) and canonical.
 
 Entities come from cashtags, ticker columns and the company alias table (domain.entities).
 A news id not given by the file is the sha1 of its UTC time and headline, so re-ingesting
@@ -31,6 +32,8 @@ from domain.adapters.common import (
     split_rejects,
 )
 from domain.adapters.formats import NewsFormat
+from domain.adapters.sentfin import ORIGIN as SENTFIN_ORIGIN
+from domain.adapters.sentfin import sentfin
 from domain.entities import Aliases, load_aliases, tag_entities
 from domain.errors import MalformedFileError, UnknownFormatError
 from domain.readers import (
@@ -73,7 +76,7 @@ def parse_news(path: Path, *, fmt: str | None = None, source: str | None = None,
     table, frame, origin = _PARSERS[fmt](path, encoding)
     require_rows(table)
     good, rejects = split_rejects(table, frame)
-    if fmt == "phrasebank":
+    if fmt in ("phrasebank", "sentfin"):
         ids = sha1_ids(good, ["headline"])  # no dates: the sentence alone is the identity
     else:
         extra = ["_id_extra"] if "_id_extra" in good.columns else []
@@ -103,6 +106,8 @@ def detect_news_format(path: Path) -> str:
     if _PHRASEBANK_LINE.search(first):
         return "phrasebank"
     columns = [c.lower() for c in peek_columns(path)]
+    if {"title", "decisions"} <= set(columns):
+        return "sentfin"
     if {"headline", "url", "publisher", "date", "stock"} <= set(columns):
         return "analyst-ratings"
     if {"headline", "published_at"} <= set(columns):
@@ -201,6 +206,11 @@ def _phrasebank(path: Path, encoding: str | None) -> _Result:
     return table, frame, origin
 
 
+def _sentfin(path: Path, encoding: str | None) -> _Result:
+    table = read_table(path, encoding=encoding)
+    return table, sentfin(table), SENTFIN_ORIGIN
+
+
 def _canonical(path: Path, encoding: str | None) -> _Result:
     table = read_any(path, encoding=encoding)
     table.require(["headline", "published_at"])
@@ -261,8 +271,8 @@ def _is_date(text: str) -> bool:
 
 
 def _default_source(path: Path, fmt: str) -> str:
-    if fmt == "phrasebank":
-        return "phrasebank"
+    if fmt in ("phrasebank", "sentfin"):
+        return fmt
     name = path.name.lower()
     known = [s for s in _HEADLINE_SOURCES if s in name]
     if fmt == "headlines" and len(known) == 1:
@@ -276,5 +286,6 @@ _PARSERS: dict[str, Callable[[Path, str | None], _Result]] = {
     "headlines": _headlines,
     "analyst-ratings": _analyst_ratings,
     "phrasebank": _phrasebank,
+    "sentfin": _sentfin,
     "canonical": _canonical,
 }

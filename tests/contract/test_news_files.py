@@ -62,3 +62,17 @@ def test_real_phrasebank_files_are_nested() -> None:
     ids = {level: set(parse_news(folder / f"Sentences_{level}Agree.txt").records["news_id"])
            for level in ("50", "All")}
     assert ids["All"] <= ids["50"]
+
+
+def test_real_sentfin() -> None:
+    """10,753 rows, 10,686 distinct titles; 1,229 titles have a copy whose entities disagree
+    and 8 more have copies that disagree with each other: 1,237 stay unlabelled."""
+    parsed = parse_news(data_file("sentfin", "SEntFiN-v1.1_LF.csv"))
+    assert parsed.format == "sentfin"
+    assert (parsed.rows_read, parsed.records.height, parsed.rejects.height) == (10_753, 10_753, 0)
+    assert parsed.records["news_id"].n_unique() == 10_686
+    assert parsed.labels.height == 9_449
+    assert dict(parsed.labels["label"].value_counts().iter_rows()) == {
+        "negative": 2_698, "neutral": 3_400, "positive": 3_351}
+    assert set(parsed.labels["origin"]) == {"sentfin"}
+    assert parsed.records["published_at"].is_null().all()

@@ -59,3 +59,17 @@ def test_a_file_that_fails_leaks_nothing_anywhere(tmp_path: Path) -> None:
     assert leaks(home) == []
     results = home / "prefect" / "storage"
     assert not results.exists() or not any(results.iterdir())
+
+
+def test_a_user_error_inside_a_flow_is_one_line_without_prefects_traceback(
+        tmp_path: Path) -> None:
+    """Prefect logs a failed flow's exception with its traceback; for a mistake of the user's
+    (here: nothing to learn from yet) the CLI's one line is the whole answer."""
+    home = tmp_path / "home"
+    assert sentrec(home, "db", "upgrade").returncode == 0
+    failed = sentrec(home, "train", "adapt", "--max-steps", "1")
+    assert failed.returncode == 2
+    output = failed.stdout + failed.stderr
+    assert "Traceback" not in output and "Encountered exception" not in output
+    assert ("error: only 0 distinct texts in the store; adapting the encoder needs at least 50"
+            in " ".join(output.split()))

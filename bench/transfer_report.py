@@ -1,0 +1,75 @@
+"""The table of ``bench.sentiment_transfer``: one row per pair and training size, macro-F1 and
+accuracy per profile (means over seeds), each model's margin over TF-IDF + LR trained on the
+same texts, and whether the issue-13 goals are met."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+MODELS = ("fast", "accurate", "distilled")
+
+
+def _mean(runs: list[dict[str, Any]], profile: str, key: str) -> float | None:
+    values = [r[key] for r in runs if r["profile"] == profile]
+    return statistics.fmean(values) if values else None
+
+
+def summarise(runs: list[dict[str, Any]], *, margin: float) -> list[dict[str, Any]]:
+    """Per (pair, training size): the profiles measured, their margins and goal verdicts
+    (accurate: at least ``margin`` macro-F1 over TF-IDF; fast and distilled: above it)."""
+    rows = []
+    for pair, n_train in dict.fromkeys((r["pair"], r["n_train"]) for r in runs):
+        mine = [r for r in runs if r["pair"] == pair and r["n_train"] == n_train]
+        row: dict[str, Any] = {"pair": pair, "n_train": n_train, "n_test": mine[0]["n_test"]}
+        for profile in ("tfidf-lr", *MODELS):
+            f1 = _mean(mine, profile, "macro_f1")
+            if f1 is None:
+                continue
+            row[profile] = {"macro_f1": f1, "accuracy": _mean(mine, profile, "accuracy"),
+                            "seeds": sorted(r["seed"] for r in mine if r["profile"] == profile)}
+        base = row.get("tfidf-lr")
+        for profile in MODELS:
+            if profile in row and base is not None:
+                gain = row[profile]["macro_f1"] - base["macro_f1"]
+                row[profile]["margin"] = gain
+                row[profile]["meets_goal"] = gain >= margin if profile == "accurate" \
+                    else gain > 0
+        rows.append(row)
+    return rows
+
+
+def _cell(row: dict[str, Any], profile: str) -> str:
+    found = row.get(profile)
+    if found is None:
+        return "-"
+    text = f"{found['macro_f1']:.4f} / {found['accuracy']:.4f}"
+    if "margin" in found:
+        text += f" ({found['margin']:+.4f}{'' if found['meets_goal'] else ' **miss**'})"
+    return text
+
+
+def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]], *, protocol: str,
+             margin: float) -> str:
+    """The commands that produced the figures, then the protocol and the table."""
+    commands = list(dict.fromkeys(r["command"] for r in runs if "command" in r))
+    lines = ["```", *commands, "```", "", "# Sentiment generalisation (cross-domain)", "",
+             protocol, "",
+             "Cells: macro-F1 / accuracy on the target, mean over the seeds run; in brackets "
+             f"the macro-F1 margin over TF-IDF + LR on the same training texts (goal: accurate "
+             f">= +{margin:.2f}, fast and distilled > 0; **miss** where it falls short). "
+             "Training budgets are wall-clock (`--minutes-per-model`): on a busy machine a "
+             "model trains fewer steps within them; the JSON has each run's epochs and "
+             "seconds.", "",
+             "| pair | train | test | TF-IDF + LR | fast | accurate | distilled |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['pair']} | {row['n_train']:,} | {row['n_test']:,} | "
+                     f"{_cell(row, 'tfidf-lr')} | {_cell(row, 'fast')} | "
+                     f"{_cell(row, 'accurate')} | {_cell(row, 'distilled')} |")
+    distilled = [r for r in runs if r["profile"] == "distilled"]
+    if distilled:
+        lines += ["", "Distillation transfer sets: " + "; ".join(
+            f"{r['pair']} ({r['n_train']:,}): {r['transfer_texts']:,} texts from "
+            f"{r['transfer_from']}" for r in distilled) + "."]
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""The cross-domain sentiment bench: what it trains on, what it distils on, how it judges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.sentiment_transfer import Pair, prepared, transfer_texts
+from bench.transfer_report import summarise
+
+
+def pair() -> Pair:
+    return Pair("a-b", x_train=["Profit rose", " profit ROSE ", "Sales fell", "Costs flat"],
+                y_train=[2, 2, 0, 1], x_test=["Profit rose", "Shares slid"], y_test=[2, 0],
+                source_unlabelled=lambda: ["Shares slid", "Rates held", "Rates held", "Oil up"])
+
+
+def test_training_texts_equal_to_a_test_text_are_dropped() -> None:
+    kept = prepared(pair(), None)
+    assert (kept.x_train, kept.y_train) == (["Sales fell", "Costs flat"], [0, 1])
+    assert prepared(pair(), 1).x_train == ["Costs flat"]
+
+
+def test_transfer_texts_come_from_the_side_asked_for() -> None:
+    assert transfer_texts(pair(), "source", 10) == ["Rates held", "Oil up"]
+    assert transfer_texts(pair(), "target-unlabelled", 10) == ["Profit rose", "Shares slid"]
+    assert transfer_texts(pair(), "source", 0) == []
+
+
+def run(profile: str, f1: float) -> dict[str, Any]:
+    return {"pair": "a-b", "n_train": 100, "n_test": 50, "profile": profile, "seed": 0,
+            "macro_f1": f1, "accuracy": f1 + 0.05}
+
+
+def test_goals_are_margins_over_tfidf_on_the_same_texts() -> None:
+    rows = summarise([run("tfidf-lr", 0.60), run("fast", 0.60), run("accurate", 0.695),
+                      run("distilled", 0.61)], margin=0.10)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["fast"]["meets_goal"] is False  # a tie is not above the baseline
+    assert row["accurate"]["meets_goal"] is False  # +0.095 < +0.10
+    assert row["distilled"]["meets_goal"] is True
+    assert round(row["accurate"]["margin"], 4) == 0.095
