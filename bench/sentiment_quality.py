@@ -19,9 +19,9 @@ Results accumulate: a run replaces only the (dataset, profile, seed) entries it 
 bench can be run piece by piece within a time budget.
 
     python -m bench.sentiment_quality [--datasets phrasebank-50,phrasebank-all,airline]
-        [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0,1,2] [--transfer 8000]
+        [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0,1,2] [--transfer all]
         [--accurate-epochs 2] [--probe-epochs 2]
-        [--data-dir ../shared/data] [--max-minutes 60] [--threads 1]
+        [--data-dir ../shared/data] [--max-minutes 60] [--run-minutes 4] [--threads 1]
 
 Writes bench/results/sentiment_quality.json and .md. ``--protocol cross-domain`` runs the
 generalisation protocol instead (train on one source, score another: PhraseBank <-> SEntFiN,
@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from bench.datasets import (
     load_phrasebank,
     load_support_tweets,
 )
+from models.sentiment import distil
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids, stratified_split
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
@@ -61,14 +63,15 @@ from models.sentiment.train import (
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
-    soft_targets,
     train_accurate,
     train_distilled,
     train_fast,
 )
 
 DATASETS = ("phrasebank-50", "phrasebank-all", "airline")
-PROFILES = ("tfidf-lr", "fast", "accurate", "distilled")
+PROFILES = ("tfidf-lr", "fast", "accurate", "distilled", "distilled-minilm")
+# distilled: the student with its own tokenizer; distilled-minilm: with MiniLM's WordPiece
+# vocabulary and PCA-projected MiniLM word embeddings (models.sentiment.distil)
 LOADERS: dict[str, Callable[[Path], Labelled]] = {
     "phrasebank-50": lambda d: load_phrasebank(d, "50"),
     "phrasebank-all": lambda d: load_phrasebank(d, "All"),
@@ -82,8 +85,12 @@ TRANSFER: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int) -> list[str]:
-    """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool."""
+def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | None) -> list[str]:
+    """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool;
+    with ``size`` None all of them, shuffled with seed 0 as the product does
+    (``models.sentiment.distil.transfer_set``), so a teacher cut short labels a uniform sample."""
+    if size is None:
+        return distil.transfer_set(TRANSFER[dataset](data_dir), held_out=held_out, seed=0)
     if size <= 0:
         return []
     banned = {t.strip().lower() for t in held_out}
@@ -94,9 +101,10 @@ def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int) -
 
 
 def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
-                    texts: list[str]) -> torch.Tensor | None:
-    """Teacher logits for ``texts``: computed and cached when a teacher is given, else read from
-    the cache an accurate run of the same dataset and seed left for the same texts."""
+                    texts: list[str], deadline: float | None = None) -> torch.Tensor | None:
+    """Teacher logits for ``texts`` (the first N it labelled before ``deadline``): computed and
+    cached when a teacher is given, else read from the cache an accurate run of the same
+    dataset and seed left for the same texts."""
     digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
     path = cache / f"{key}-{digest}.pt"
     if teacher is None and path.exists():
@@ -104,7 +112,7 @@ def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
         return cached
     if teacher is None:
         return None
-    logits = soft_targets(teacher, texts)
+    logits = distil.teacher_logits(teacher, texts, deadline=deadline)
     cache.mkdir(parents=True, exist_ok=True)
     torch.save(logits, path)
     return logits
@@ -124,14 +132,14 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
     x_test, y_test = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
     info = {"n": len(texts), "n_train": len(x_train), "n_test": len(x_test),
             "labels": {n: names.count(n) for n in sorted(set(names))}}
-    needs_transfer = {"accurate", "distilled"} & set(args.profiles)
+    needs_transfer = {"accurate", "distilled", "distilled-minilm"} & set(args.profiles)
     transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer) \
         if needs_transfer else []
     if needs_transfer:
         info["n_transfer"] = len(transfer)
     for seed in args.seeds:
         for profile in args.profiles:
-            left = deadline - time.monotonic()
+            left = min(deadline - time.monotonic(), args.run_minutes * 60)
             if left <= 0:
                 logging.warning("time budget spent: %s %s seed %d not run", dataset, profile,
                                 seed)
@@ -140,7 +148,7 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
             entry: dict[str, Any] = {"dataset": dataset, "profile": profile, "seed": seed}
             if profile == "accurate":
                 entry |= {"passes": args.accurate_epochs, "probe_passes": args.probe_epochs}
-            if profile in ("accurate", "distilled"):
+            if profile in ("accurate", "distilled", "distilled-minilm"):
                 entry["transfer_texts"] = len(transfer)
             if profile == "tfidf-lr":
                 baseline = train_baseline(x_train, y_train, seed=seed)
@@ -160,19 +168,22 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
                 key = f"{dataset}-seed{seed}"  # soft targets cached for a later distilled run
                 teacher_targets(args.cache_dir, f"{key}-train", teacher, x_train)
                 if transfer:
-                    teacher_targets(args.cache_dir, f"{key}-transfer", teacher, transfer)
+                    teacher_targets(args.cache_dir, f"{key}-transfer", teacher, transfer,
+                                    deadline=time.perf_counter() + args.teacher_minutes * 60)
             else:
                 key = f"{dataset}-seed{seed}"  # what the accurate run of this seed cached
                 soft = teacher_targets(args.cache_dir, f"{key}-train", None, x_train)
                 extra = teacher_targets(args.cache_dir, f"{key}-transfer", None, transfer) \
                     if transfer else torch.zeros(0, 3)
                 if soft is None or extra is None:
-                    logging.warning("distilled %s seed %d needs the accurate teacher: run the "
-                                    "accurate profile first (same seed)", dataset, seed)
+                    logging.warning("%s %s seed %d needs the accurate teacher: run the "
+                                    "accurate profile first (same seed)", profile, dataset, seed)
                     continue
+                entry["transfer_texts"] = len(extra)  # what the teacher labelled in its time
                 student = train_distilled(
-                    x_train, y_train, teacher_logits=soft, transfer_texts=transfer,
-                    transfer_logits=extra, seed=seed, fit=_budget(FAST_FIT, left))
+                    x_train, y_train, teacher_logits=soft, transfer_texts=transfer[:len(extra)],
+                    transfer_logits=extra, seed=seed, fit=_budget(FAST_FIT, left),
+                    vocabulary="minilm" if profile == "distilled-minilm" else "own")
                 entry |= evaluate_texts(student, x_test, y_test) | student.metrics
             entry["wall_seconds"] = round(time.perf_counter() - start, 1)
             runs.append(entry)
@@ -215,7 +226,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "train_seconds": _mean_of(mine, "train_seconds"),
                 "int8_accuracy": _mean_of(mine, "int8_accuracy"),
                 "int8_macro_f1": _mean_of(mine, "int8_macro_f1")}
-            goal = GOALS.get(("fast" if profile == "distilled" else profile, dataset))
+            goal = GOALS.get(("fast" if profile.startswith("distilled") else profile, dataset))
             if goal:
                 row |= {"goal_accuracy": goal[0], "goal_macro_f1": goal[1], "anchor": goal[2],
                         "meets_goal": acc >= goal[0] and (goal[1] is None or f1 >= goal[1])}
@@ -232,10 +243,22 @@ def _cell(mean: float, sd: float | None) -> str:
     return f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
 
 
+def _commands(runs: list[dict[str, Any]]) -> list[str]:
+    """The command that measured each row (results accumulate over several runs)."""
+    rows: dict[str, list[str]] = {}
+    for run in runs:
+        rows.setdefault(run.get("command", "(earlier runs, command not recorded)"), []).append(
+            f"{run['dataset']} {run['profile']} seed {run['seed']}")
+    return [f"- `{command}`: {', '.join(measured)}" for command, measured in rows.items()]
+
+
 def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> None:
     """Merge these runs into the JSON (replacing the same dataset/profile/seed) and the table."""
     path = common.RESULTS / "sentiment_quality.json"
     old = json.loads(path.read_text()) if path.exists() else {"runs": [], "datasets": {}}
+    command = " ".join(["python -m bench.sentiment_quality", *sys.argv[1:]])
+    for run in runs:
+        run["command"] = command
     merged = {(r["dataset"], r["profile"], r["seed"]): r for r in old["runs"]}
     merged |= {(r["dataset"], r["profile"], r["seed"]): r for r in runs}
     all_runs = sorted(merged.values(), key=lambda r: (r["dataset"], r["profile"], r["seed"]))
@@ -246,7 +269,7 @@ def save(runs: list[dict[str, Any]], infos: dict[str, Any], *, threads: int) -> 
         "datasets": old["datasets"] | {name: old["datasets"].get(name, {}) | info
                                        for name, info in infos.items()},
         "summary": summary, "runs": all_runs}
-    lines = ["# Sentiment quality", "", result["protocol"], "",
+    lines = ["# Sentiment quality", "", *_commands(all_runs), "", result["protocol"], "",
              f"Training on CPU, {threads} torch thread(s). Mean ± sample std over the seeds "
              "listed (no ± with one seed). Test split: 20% stratified, seed 0.", "",
              "| dataset | profile | seeds | accuracy | macro-F1 | goal (acc) | met | anchor |",
@@ -287,19 +310,27 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--profiles", default=",".join(PROFILES))
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--transfer", type=int, default=8000,
-                        help="unlabelled in-domain texts for distillation (0: labelled only)")
+    parser.add_argument("--transfer", default="all",
+                        help="unlabelled in-domain texts for distillation: all, or a number "
+                        "(0: labelled only)")
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "sentrec-sentiment-bench")
     parser.add_argument("--max-minutes", type=float, default=60.0)
+    parser.add_argument("--teacher-minutes", type=float, default=float("inf"),
+                        help="time the accurate model may spend labelling transfer texts")
+    parser.add_argument("--run-minutes", type=float, default=float("inf"),
+                        help="time budget of each training run (within --max-minutes)")
     parser.add_argument("--accurate-epochs", type=int, default=ACCURATE_FIT.max_epochs)
     parser.add_argument("--probe-epochs", type=int, default=ACCURATE_PROBE.max_epochs)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite the markdown from the saved JSON")
     args = parser.parse_args()
     args.datasets = [d for d in args.datasets.split(",") if d]
     args.profiles = [p for p in PROFILES if p in args.profiles.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    args.transfer = None if args.transfer == "all" else int(args.transfer)
     unknown = set(args.datasets) - set(DATASETS)
     if unknown:
         parser.error(f"unknown datasets {sorted(unknown)}; choose from {', '.join(DATASETS)}")
@@ -308,7 +339,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     deadline = time.monotonic() + args.max_minutes * 60
     runs: list[dict[str, Any]] = []
-    infos = {d: run_dataset(d, args, deadline, runs) for d in args.datasets}
+    infos = {} if args.render else {d: run_dataset(d, args, deadline, runs)
+                                     for d in args.datasets}
     save(runs, infos, threads=args.threads)
 
 

@@ -1,12 +1,13 @@
-"""Labelled documents for training, documents waiting for scores, writing scores, and the
-scored documents monitoring reads."""
+"""Labelled documents for training, unlabelled texts for distillation, documents waiting for
+scores, writing scores, and the scored documents monitoring reads."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Engine, and_, exists, func, literal, select, union, union_all
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, literal, select, union, union_all
+from sqlalchemy.orm import Mapped
 
 from domain.records import LabelKind, as_utc
 from domain.windows import SCORED_SCHEMA
@@ -61,6 +62,23 @@ def labelled_documents(*, engine: Engine, origins: list[str] | None = None,
     return (frame.sort(["doc_kind", "doc_id", "agreement"], descending=[False, False, True],
                        nulls_last=True)
             .unique(["doc_kind", "doc_id"], keep="first", maintain_order=True))
+
+
+def unlabelled_texts(*, engine: Engine, kind: LabelKind = LabelKind.SENTIMENT) -> list[str]:
+    """Every distinct text in the store without a ``kind`` label: news headlines and the
+    customers' messages (agents' replies are not what the models score), sorted."""
+    def unlabelled(doc_kind: str, source: Mapped[str], doc_id: Mapped[str]) -> ColumnElement[bool]:
+        return ~exists().where(Label.doc_kind == doc_kind, Label.source == source,
+                               Label.doc_id == doc_id, Label.kind == kind.value)
+
+    headlines = select(News.headline.label("text")).where(
+        unlabelled("news", News.source, News.news_id))
+    messages = select(Message.text.label("text")).where(
+        Message.author_role == "customer",
+        unlabelled("message", Message.source, Message.message_id))
+    with engine.connect() as connection:
+        rows = connection.execute(union(headlines, messages)).scalars().all()
+    return sorted(text for text in rows if text and text.strip())
 
 
 def distinct_texts(*, engine: Engine) -> list[str]:

@@ -3,7 +3,9 @@
 The training loop (``models.training``) knows nothing of terminals: it logs one record per
 epoch carrying an ``EpochProgress``. Here a logging handler turns those records into a rich
 progress bar (epochs, the validation metric, the best so far, the time left to the budget or
-the last epoch); in Prefect or a log file the same records are plain lines.
+the last epoch); in Prefect or a log file the same records are plain lines. A distilled run's
+teacher logs a ``ScoringProgress`` per chunk of transfer texts it labels
+(``models.sentiment.distil``): a second bar above the epochs.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from rich.table import Table
 from flows.cli.output import console
 
 LOOP_LOGGER = "models.training"
+SCORING_LOGGER = "models.sentiment.distil"
 
 
 class _EpochBar(logging.Handler):
     """Moves one progress bar task with each epoch record of the training loop."""
 
-    def __init__(self, progress: Progress, task: TaskID) -> None:
+    def __init__(self, progress: Progress, task: TaskID, metric: str) -> None:
         super().__init__(level=logging.INFO)
-        self.progress, self.task = progress, task
+        self.progress, self.task, self.metric = progress, task, metric
 
     def emit(self, record: logging.LogRecord) -> None:
         from models.training import PROGRESS, EpochProgress
@@ -36,8 +39,31 @@ class _EpochBar(logging.Handler):
             return
         metric = "-" if event.metric is None else f"{event.metric:.4f}"
         self.progress.update(self.task, total=event.max_epochs, completed=event.epoch,
-                             epochs=event.max_epochs, metric=metric,
-                             best=f"{event.best_metric:.4f} @ {event.best_epoch}",
+                             step=f"epoch {event.epoch}/{event.max_epochs}",
+                             detail=f"val {self.metric} {metric} (best "
+                             f"{event.best_metric:.4f} @ {event.best_epoch})",
+                             eta=f"{event.eta:.0f} s")
+
+
+class _ScoringBar(logging.Handler):
+    """A bar for the teacher's labelling of transfer texts, added at its first record."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(level=logging.INFO)
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from models.sentiment.distil import PROGRESS, ScoringProgress
+
+        event = record.__dict__.get(PROGRESS)
+        if not isinstance(event, ScoringProgress):
+            return
+        if self.task is None:
+            self.task = self.progress.add_task("teacher labels transfer texts", total=None,
+                                               step="", detail="", eta="?")
+        self.progress.update(self.task, total=event.total, completed=event.done,
+                             step=f"{event.done:,}/{event.total:,} texts", detail="",
                              eta=f"{event.eta:.0f} s")
 
 
@@ -46,24 +72,29 @@ def epoch_progress(what: str, metric: str) -> Iterator[None]:
     """Show a bar for the training runs inside the block; ``metric`` names the validation
     metric. The loop's INFO lines go to the bar only, so the terminal stays one line."""
     progress = Progress(
-        TextColumn(f"[bold]{what}"), BarColumn(),
-        TextColumn("epoch {task.completed}/{task.fields[epochs]}"),
-        TextColumn(f"val {metric} {{task.fields[metric]}} (best {{task.fields[best]}})"),
-        TimeElapsedColumn(), TextColumn("left <= {task.fields[eta]}"), console=console)
-    task = progress.add_task(what, total=None, epochs="?", metric="-", best="-", eta="?")
-    logger = logging.getLogger(LOOP_LOGGER)
-    handler = _EpochBar(progress, task)
-    level, propagate = logger.level, logger.propagate
-    logger.setLevel(logging.INFO)
-    logger.propagate = logging.getLogger().isEnabledFor(logging.INFO)  # --verbose keeps lines
-    logger.addHandler(handler)
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+        TextColumn("left <= {task.fields[eta]}"), console=console)
+    task = progress.add_task(what, total=None, step="epoch 0/?",
+                             detail=f"val {metric} - (best -)", eta="?")
+    handlers = {LOOP_LOGGER: _EpochBar(progress, task, metric),
+                SCORING_LOGGER: _ScoringBar(progress)}
+    kept = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate)
+            for name in handlers}
+    for name, handler in handlers.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.propagate = logging.getLogger().isEnabledFor(logging.INFO)  # --verbose: lines
+        logger.addHandler(handler)
     try:
         with progress:
             yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
+        for name, handler in handlers.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(handler)
+            logger.setLevel(kept[name][0])
+            logger.propagate = kept[name][1]
 
 
 def run_table(title: str, rows: Mapping[str, Any]) -> Table:

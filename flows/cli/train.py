@@ -29,16 +29,30 @@ def train_sentiment(
     max_minutes: Annotated[float | None, typer.Option(
         min=0.01, help="Time budget of the whole run; default: SENTREC_SENTIMENT_TRAIN_MINUTES "
         "(8).")] = None,
+    teacher: Annotated[int | None, typer.Option(
+        min=1, help="Accurate sentiment version the fast profile learns from; default: the "
+        "active one if accurate, else the newest accurate version.")] = None,
+    no_teacher: Annotated[bool, typer.Option(
+        "--no-teacher", help="Train the fast profile from the labels alone.")] = False,
+    epochs: Annotated[int | None, typer.Option(
+        min=1, help="At most this many passes over the data (a fixed amount of training).")
+    ] = None,
 ) -> None:
     """Train on the store's labelled documents; the model goes live only if it beats the
-    active one beyond noise."""
+    active one beyond noise. With an accurate version in the registry, the fast profile is
+    distilled from it on every unlabelled text in the store, as many as its time allows."""
     from flows.train_sentiment import train_sentiment_flow
 
     with epoch_progress(f"sentiment {profile.value}", "macro-F1"):
         result = train_sentiment_flow(settings=Settings(), profile=profile.value, seed=seed,
-                                      max_minutes=max_minutes)
-    m = result.metrics
-    console.print(run_table(f"sentiment v{result.version.version} ({profile.value})", {
+                                      max_minutes=max_minutes, teacher=teacher,
+                                      use_teacher=not no_teacher, max_epochs=epochs)
+    m, params = result.metrics, result.version.params
+    taught = {"teacher": f"sentiment v{params['teacher_version']}",
+              "transfer texts labelled": f"{params['n_transfer']:,} of "
+              f"{params['transfer_pool']:,}"} if "teacher_version" in params else {}
+    console.print(run_table(f"sentiment v{result.version.version} ({params['profile']})", {
+        **taught,
         "epochs run": f"{m['epochs_run']:g}", "best epoch": f"{m['best_epoch']:g}",
         "steps": int(m["steps"]), "validation macro-F1": m["val_macro_f1"],
         "validation accuracy": m["val_accuracy"],

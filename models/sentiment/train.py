@@ -28,6 +28,7 @@ from models.sentiment.data import (
     encode_for_model,
     stratified_split,
 )
+from models.sentiment.distil import StudentVocabulary, minilm_vocabulary
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
 from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
@@ -263,25 +264,35 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
                     teacher_logits: torch.Tensor, transfer_texts: Sequence[str] = (),
                     transfer_logits: torch.Tensor | None = None, seed: int = 0,
                     config: SentimentConfig | None = None, fit: FitConfig = FAST_FIT,
-                    distill: DistillConfig | None = None) -> TrainedSentiment:
+                    distill: DistillConfig | None = None,
+                    vocabulary: StudentVocabulary = "own") -> TrainedSentiment:
     """The fast model taught by the accurate one: ``teacher_logits`` for ``texts`` (from
     ``soft_targets``), plus optional unlabelled in-domain ``transfer_texts`` with theirs.
-    Validation is carved from the labelled texts only, as in ``train_fast``."""
+    Validation is carved from the labelled texts only, as in ``train_fast``. ``vocabulary``
+    "own" trains a tokenizer on all the texts; "minilm" uses the teacher's, with its word
+    embeddings as the starting point (``models.sentiment.distil.minilm_vocabulary``)."""
+    deadline = _deadline(fit)
     config = config or SentimentConfig()
     n_transfer = len(transfer_texts)
     if n_transfer and (transfer_logits is None or len(transfer_logits) != n_transfer):
         raise ValueError("transfer_texts need transfer_logits of the same length")
     all_texts = [*texts, *transfer_texts]
-    tokenizer = train_tokenizer(all_texts, vocab_size=config.vocab_size)
+    if vocabulary == "minilm":
+        tokenizer, table = minilm_vocabulary(config.d_model)
+    else:
+        tokenizer = train_tokenizer(all_texts, vocab_size=config.vocab_size)
     config = SentimentConfig(**{**config.__dict__, "vocab_size": tokenizer.vocab_size})
     model = _fast_model(config, seed)
+    if vocabulary == "minilm":
+        with torch.no_grad():
+            model.tokens.weight.copy_(table)
     logits = teacher_logits
     if n_transfer:
         assert transfer_logits is not None
         logits = torch.cat([teacher_logits, transfer_logits])
     all_labels = [*labels, *([-100] * n_transfer)]
     fitted = _fit(model, tokenizer, all_texts, all_labels, max_len=config.max_len, fit=fit,
-                  seed=seed, deadline=_deadline(fit), teacher_logits=logits,
+                  seed=seed, deadline=deadline, teacher_logits=logits,
                   distill=distill or DistillConfig())
     metrics = fitted.metrics | {"n_transfer": float(n_transfer)}
     return TrainedSentiment("distilled", model, tokenizer, config, metrics,

@@ -29,6 +29,24 @@ def test_epoch_records_move_the_bar(
     assert loop.level == logging.NOTSET and not loop.handlers  # put back as it was
 
 
+def test_the_teacher_labelling_transfer_texts_gets_a_bar_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.sentiment.distil import PROGRESS as SCORING
+    from models.sentiment.distil import ScoringProgress
+
+    out = io.StringIO()
+    monkeypatch.setattr(cli_progress, "console", Console(file=out, width=160))
+    teacher = logging.getLogger(cli_progress.SCORING_LOGGER)
+    with cli_progress.epoch_progress("sentiment fast", "macro-F1"):
+        for done in (512, 1024):
+            teacher.info("scored %d", done, extra={SCORING: ScoringProgress(
+                done=done, total=2000, elapsed=4.0, eta=60.0)})
+    shown = " ".join(out.getvalue().split())
+    assert "teacher labels transfer texts" in shown and "1,024/2,000 texts" in shown
+    assert "left <= 60 s" in shown and "epoch 0/?" in shown
+    assert teacher.level == logging.NOTSET and not teacher.handlers
+
+
 def test_the_final_table_lists_the_figures_in_order() -> None:
     out = io.StringIO()
     Console(file=out, width=100).print(cli_progress.run_table(

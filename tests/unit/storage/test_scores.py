@@ -1,16 +1,18 @@
 """The scored-document join monitoring reads (``storage.scores.scored_documents``), on SQLite
-and PostgreSQL: messages and news per entity, topics, the latest model version."""
+and PostgreSQL: messages and news per entity, topics, the latest model version; and the
+unlabelled texts distillation learns from (``storage.scores.unlabelled_texts``)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from storage.schema import (
     DocumentTopic,
     IngestBatch,
+    Label,
     Message,
     ModelVersion,
     News,
@@ -18,7 +20,7 @@ from storage.schema import (
     SentimentScore,
     Topic,
 )
-from storage.scores import scored_documents
+from storage.scores import scored_documents, unlabelled_texts
 
 T0 = datetime(2024, 5, 1, 9, tzinfo=UTC)
 
@@ -82,3 +84,23 @@ def test_scored_documents_join_messages_news_entities_and_topics(engine: Engine)
 def test_scored_documents_of_an_empty_store_is_an_empty_frame(engine: Engine) -> None:
     frame = scored_documents(engine=engine)
     assert frame.is_empty() and "highlights" in frame.columns
+
+
+def test_unlabelled_texts_are_every_distinct_unlabelled_headline_and_customer_message(
+        engine: Engine) -> None:
+    seed_scores(engine)  # customers "text 0", "text 1"; agent "text 2"; news "ACME and ZED fall"
+    with engine.begin() as c:
+        batch = c.execute(select(IngestBatch.id)).scalar_one()
+        c.execute(insert(News), [
+            {"source": "wire", "news_id": f"n{i}", "published_at": T0, "headline": headline,
+             "body": None, "entities": None, "url": None, "batch_id": batch}
+            for i, headline in ((2, "text 0"), (3, "Bank fined"), (4, "ACME and ZED fall"),
+                                (5, "  "))])
+        c.execute(insert(Label), [  # a sentiment label removes a document, an intent one not
+            {"doc_kind": doc_kind, "source": source, "doc_id": doc_id, "kind": kind,
+             "label": label, "origin": "hand", "agreement": None, "batch_id": batch}
+            for doc_kind, source, doc_id, kind, label in (
+                ("message", "s", "m1", "sentiment", "negative"),
+                ("message", "s", "m0", "intent", "card_arrival"),
+                ("news", "wire", "n3", "sentiment", "negative"))])
+    assert unlabelled_texts(engine=engine) == ["ACME and ZED fall", "text 0"]

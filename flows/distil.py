@@ -1,0 +1,103 @@
+"""The fast profile distilled from the accurate one: which teacher, which texts, how much time.
+
+``train-sentiment --profile fast`` distils when the registry holds an accurate sentiment
+version: the active one if it is accurate, else the newest accurate version, or the one asked
+for. The teacher is loaded only after its file matched the sha256 the registry recorded. It
+labels the training texts, then as much of the transfer set (``storage.scores.unlabelled_texts``
+minus the held-out texts, shuffled with the seed: ``models.sentiment.distil.transfer_set``) as
+``TEACHER_SHARE`` of the time left allows; the student trains on both in the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from domain.errors import InvalidInputError, NotFoundError
+from storage.registry import SENTIMENT, VersionInfo, active_version, list_versions
+from storage.scores import unlabelled_texts
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it (CLI start-up time)
+    from models.sentiment.distil import StudentVocabulary
+    from models.sentiment.predict import TrainedSentiment
+    from models.sentiment.train import FitConfig
+
+log = logging.getLogger(__name__)
+
+ACCURATE = "accurate"
+# Share of the time left (after loading the labels) that the teacher may spend labelling
+# transfer texts. MiniLM labels about 400 headlines/s on 2 cores (STACK.md), so 40% of the
+# default 8 minutes is about 75,000 texts; the student's epochs over them take the rest.
+TEACHER_SHARE = 0.4
+# The student's vocabulary: MiniLM's WordPiece with PCA-projected MiniLM embeddings measured
+# at least as well as a vocabulary trained on the texts, with the same teacher, transfer set
+# (13,312 headlines) and budget (4 min): PhraseBank 50Agree test accuracy 0.7324 vs 0.7314,
+# macro-F1 0.6405 vs 0.6377, validation macro-F1 0.668 vs 0.631 (seed 0; one seed, so within
+# noise; bench/results/sentiment_quality.md, profiles distilled-minilm and distilled).
+STUDENT_VOCABULARY: StudentVocabulary = "minilm"
+
+
+def find_teacher(*, engine: Engine, version: int | None = None) -> VersionInfo | None:
+    """The accurate sentiment version to learn from: ``version`` when given (an error if it is
+    missing or not accurate), else the active version if accurate, else the newest accurate."""
+    versions = list_versions(engine=engine, name=SENTIMENT)
+    if version is not None:
+        chosen = next((v for v in versions if v.version == version), None)
+        if chosen is None:
+            raise NotFoundError(f"no sentiment version {version}; `sentrec models` lists them")
+        if chosen.params.get("profile") != ACCURATE:
+            raise InvalidInputError(
+                f"sentiment v{version} is {chosen.params.get('profile')!r}, not accurate; pass "
+                "an accurate version to --teacher (see `sentrec models`)")
+        return chosen
+    active = active_version(engine=engine, name=SENTIMENT)
+    if active is not None and active.params.get("profile") == ACCURATE:
+        return active
+    accurate = [v for v in versions if v.params.get("profile") == ACCURATE]
+    return max(accurate, key=lambda v: v.version) if accurate else None
+
+
+@dataclass(frozen=True)
+class Distilled:
+    """The student and what the registry records about how it was taught."""
+
+    trained: TrainedSentiment
+    params: dict[str, Any]
+
+
+def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[str],
+                train_labels: Sequence[int], held_out: Sequence[str], seed: int,
+                fit: FitConfig, vocabulary: StudentVocabulary = STUDENT_VOCABULARY
+                ) -> Distilled:
+    """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
+    teacher labels every transfer text)."""
+    from models.sentiment.distil import teacher_logits, transfer_set
+    from models.sentiment.predict import load_sentiment
+    from models.sentiment.train import soft_targets, train_distilled
+
+    started = time.perf_counter()
+    model = load_sentiment(teacher.artifact_path, sha256=teacher.sha256)
+    pool = transfer_set(unlabelled_texts(engine=engine), held_out=[*held_out, *train_texts],
+                        seed=seed)
+    labelled_logits = soft_targets(model, train_texts)
+    deadline = None
+    if fit.max_seconds is not None:
+        deadline = started + TEACHER_SHARE * fit.max_seconds
+    logits = teacher_logits(model, pool, deadline=deadline)
+    transfer = pool[:len(logits)]
+    log.info("teacher sentiment v%d labelled %d of %d transfer texts", teacher.version,
+             len(transfer), len(pool))
+    if fit.max_seconds is not None:
+        fit = dataclasses.replace(fit, max_seconds=max(
+            0.0, fit.max_seconds - (time.perf_counter() - started)))
+    student = train_distilled(train_texts, train_labels, teacher_logits=labelled_logits,
+                              transfer_texts=transfer, transfer_logits=logits, seed=seed,
+                              fit=fit, vocabulary=vocabulary)
+    return Distilled(student, {"teacher_version": teacher.version, "n_transfer": len(transfer),
+                               "transfer_pool": len(pool), "student_vocabulary": vocabulary})

@@ -1,0 +1,104 @@
+"""What distillation needs besides the loss: the transfer set, the teacher's logits for it within
+a deadline, and a student that starts from the teacher's vocabulary.
+
+The transfer set is every distinct unlabelled in-domain text, minus the held-out test texts
+(compared after lower-casing and collapsing white space, so a copy that differs only in case
+never leaks the test set into training), shuffled with the run's seed: when the teacher cannot
+label all of it in time, the texts it did label are a uniform sample, not the oldest ones.
+Tang et al. 2019 ("Distilling Task-Specific Knowledge from BERT into Simple Neural Networks")
+show the student gains most from such unlabelled in-domain text.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from models.sentiment.data import encode_for_model
+from models.sentiment.evaluate import predict_logits
+from models.sentiment.predict import TrainedSentiment
+from models.sentiment.tokenizer import TextTokenizer
+
+logger = logging.getLogger(__name__)
+
+PROGRESS = "sentrec_scoring"  # LogRecord attribute holding a ``ScoringProgress``
+StudentVocabulary = Literal["own", "minilm"]
+# "own": a WordPiece vocabulary trained on the training and transfer texts, random embeddings.
+# "minilm": the teacher's WordPiece vocabulary, embeddings from MiniLM's table by PCA.
+
+
+@dataclass(frozen=True)
+class ScoringProgress:
+    """How far the teacher got through the transfer set (the CLI draws it as a bar)."""
+
+    done: int
+    total: int
+    elapsed: float  # seconds since scoring began
+    eta: float  # seconds left to the scoring deadline (or to the end, without one)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def transfer_set(pool: Iterable[str], *, held_out: Sequence[str], seed: int) -> list[str]:
+    """Every distinct non-blank text of ``pool`` that is not a held-out text, shuffled with
+    ``seed``."""
+    banned = {_key(t) for t in held_out}
+    kept: dict[str, str] = {}
+    for text in pool:
+        key = _key(text)
+        if key and key not in banned and key not in kept:
+            kept[key] = text
+    texts = sorted(kept.values())  # the store's order is not part of the seeded run
+    random.Random(seed).shuffle(texts)
+    return texts
+
+
+def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
+                   deadline: float | None = None, chunk_size: int = 512) -> torch.Tensor:
+    """The teacher's logits (N, 3) for the first N of ``texts`` it scored before ``deadline``
+    (``time.perf_counter``; None: all of them), chunk by chunk, logging progress."""
+    started = time.perf_counter()
+    teacher.model.eval()
+    found: list[torch.Tensor] = [torch.zeros(0, 3)]
+    done = 0
+    while done < len(texts) and (deadline is None or time.perf_counter() < deadline):
+        chunk = texts[done:done + chunk_size]
+        seqs = encode_for_model(teacher.tokenizer, chunk, int(teacher.config.max_len))
+        found.append(predict_logits(teacher.model, seqs, pad_id=teacher.tokenizer.pad_id))
+        done += len(chunk)
+        elapsed = time.perf_counter() - started
+        eta = (deadline - time.perf_counter() if deadline is not None
+               else elapsed / done * (len(texts) - done))
+        logger.info("teacher labelled %d of %d texts", done, len(texts),
+                    extra={PROGRESS: ScoringProgress(done, len(texts), elapsed, max(eta, 0.0))})
+    return torch.cat(found)
+
+
+def minilm_vocabulary(width: int) -> tuple[TextTokenizer, torch.Tensor]:
+    """MiniLM's WordPiece tokenizer, unframed (the fast model reads content tokens only), and
+    its word-embedding table (30,522 x 384) projected on its first ``width`` principal
+    components, scaled to the N(0, 0.02) spread of a fresh embedding (``models.layers``) so the
+    learned positions are not drowned; the [PAD] row is zero."""
+    from safetensors import safe_open
+
+    from models.sentiment.minilm import minilm_path
+
+    tokenizer = TextTokenizer.from_file(minilm_path() / "tokenizer.json", add_cls_sep=False)
+    with safe_open(str(minilm_path() / "model.safetensors"), "pt") as weights:
+        table = weights.get_tensor("embeddings.word_embeddings.weight").double()  # (V, 384)
+    if width > table.shape[1]:
+        raise ValueError(f"width {width} is wider than MiniLM's embeddings ({table.shape[1]})")
+    centred = table - table.mean(dim=0)  # (V, 384)
+    _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+    projected = centred @ vectors[:, -width:].flip(1)  # (V, width), largest component first
+    projected = projected * (0.02 / projected.std())
+    projected[tokenizer.pad_id] = 0.0
+    return tokenizer, projected.float()
