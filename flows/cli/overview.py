@@ -24,6 +24,7 @@ class Family(StrEnum):
     SENTIMENT = "sentiment"
     SENTIMENT_ENCODER = "sentiment-encoder"  # the accurate profile's adapted MiniLM encoder
     RECOMMENDER = "recommender"
+    INTENT = "intent"  # the support assistant's intent classifier
 
 
 def _age(moment: datetime | None, now: datetime) -> str:

@@ -36,6 +36,9 @@ def test_cli_trains_an_intent_model_that_goes_live(prefect_harness: None, tmp_pa
     assert "on 8 held-out messages" in output and "promoted" in output
     engine = ready_engine(Settings())
     assert live_intent_model(engine=engine) is not None
+    listed = runner.invoke(app, ["models", "--name", "intent"])
+    assert listed.exit_code == 0, listed.output
+    assert "intent 1" in " ".join(listed.output.replace("│", " ").split())
     answers = guess_intents(engine=engine, models_dir=tmp_path / "home" / "models",
                             texts=["When will my new card arrive?", "asdkjh qwpoeiru zxcmvn"])
     assert [(a.label, a.source) for a in answers] == [("card_arrival", "intent"),
