@@ -134,8 +134,12 @@ def pseudonym(value: str) -> str:
 
 
 def stored_id(value: str, *, regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS) -> str:
-    """The id as the store holds it: its ``pseudonym`` when it holds PII (what ingest did to
-    it, see ``pseudonymise_ids``), else itself. Lookups by a caller's id go through this."""
+    """The id as the store holds it: what ``pseudonymise_ids(..., screen=True)`` makes of it
+    at ingest (its ``pseudonym`` when it holds PII, else itself). Lookups by a caller's id go
+    through this, on the API's hot path: the same screen keeps the full check, at Python
+    speed, off ordinary ids."""
+    if not re.search(_ID_SCREEN, value) or re.fullmatch(_UUID, value):
+        return value
     return pseudonym(value) if redact(value, regions=regions) != value else value
 
 

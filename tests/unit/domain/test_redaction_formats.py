@@ -11,7 +11,14 @@ from pydantic import ValidationError
 
 from domain.errors import InvalidInputError
 from domain.phones import DEFAULT_PHONE_REGIONS, check_phone_regions
-from domain.redaction import fold, pseudonym, redact, redact_series
+from domain.redaction import (
+    fold,
+    pseudonym,
+    pseudonymise_ids,
+    redact,
+    redact_series,
+    stored_id,
+)
 from domain.settings import Settings
 
 NATIONAL_PHONES = [
@@ -149,3 +156,11 @@ def test_check_phone_regions_refuses_unknown_codes() -> None:
     assert check_phone_regions(["fr", "FR", "jp"]) == ("FR", "JP")
     with pytest.raises(InvalidInputError, match="'EU': not an ISO 3166 country code"):
         check_phone_regions(["EU"])
+
+
+def test_a_lookup_maps_an_id_as_event_ingest_stored_it() -> None:
+    ids = ["jane.doe@example.com", "+442079460958", "4155552671", "1000001", "u1",
+           "123e4567-e89b-12d3-a456-426614174000", "4111111111111111", "196:242:881250949"]
+    stored = pseudonymise_ids(pl.Series(ids), screen=True).to_list()
+    assert [stored_id(value) for value in ids] == stored
+    assert stored[3:] == [*ids[3:6], pseudonym("4111111111111111"), ids[7]]
