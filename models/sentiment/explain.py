@@ -131,7 +131,7 @@ def explain_texts(trained: TrainedSentiment, texts: Sequence[str], *,
     """Word attributions toward ``target`` for every text, in input order. A text longer than
     the model window is explained window by window (consecutive runs of tokens)."""
     tokenizer, window = trained.tokenizer, trained.window
-    encoded = tokenizer.encode_batch(texts)
+    encoded = tokenizer.encode_batch(texts, offsets=True)
     rows: list[tuple[int, int, list[int]]] = []  # (text, first content position, ids)
     for index, enc in enumerate(encoded):
         for start in range(0, len(enc.ids), window):

@@ -12,11 +12,13 @@ longest window of each batch (length bucketing): short tweets never pay for a lo
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +30,7 @@ from models.calibration import apply_temperature
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.sentiment.data import bucketed_order, pad_batch
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
-from models.sentiment.tokenizer import Encoded, TextTokenizer, merge_pieces
+from models.sentiment.tokenizer import SUBWORD_PREFIX, Encoded, TextTokenizer
 from models.training import TrainResult
 
 logger = logging.getLogger(__name__)
@@ -146,23 +148,42 @@ def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_prob
         return found.astype(np.float32)
 
     probs = mean(seg_probs)
-    tokens: list[list[str]] = [[] for _ in range(n_texts)]
-    weights: list[list[float]] = [[] for _ in range(n_texts)]
-    for seg, text_index in enumerate(owner):
-        tokens[text_index].extend(segments[seg].tokens)
-        weights[text_index].extend((seg_weights[seg] * share[seg]).tolist())
-    highlights = [_top_words(t, w, top_k) for t, w in zip(tokens, weights, strict=True)]
+    highlights: list[list[tuple[str, float]]] = []
+    windows = np.bincount(owners, minlength=n_texts)
+    first = 0  # a text's windows are consecutive in ``owner``
+    for count in windows.tolist():
+        if count == 1:  # most texts: one window, whose share is 1
+            highlights.append(_top_words(segments[first].tokens, seg_weights[first].tolist(),
+                                         top_k))
+        else:
+            tokens: list[str] = []
+            weights: list[float] = []
+            for seg in range(first, first + count):
+                tokens.extend(segments[seg].tokens)
+                weights.extend((seg_weights[seg] * share[seg]).tolist())
+            highlights.append(_top_words(tokens, weights, top_k))
+        first += count
     return SentimentScores(probs=probs, score=probs[:, 2] - probs[:, 0], highlights=highlights,
-                           windows=np.bincount(owners, minlength=n_texts),
+                           windows=windows,
                            raw_probs=None if raw_seg_probs is None else mean(raw_seg_probs))
 
 
 def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
-    """Top-k words by pooling weight; pieces are merged and repeats of a word summed."""
+    """Top-k words by pooling weight; pieces are merged (``merge_pieces``) and repeats of a
+    word summed. Ties keep the order of first appearance."""
     totals: dict[str, float] = {}
-    for word, weight in merge_pieces(tokens, weights):
-        totals[word] = totals.get(word, 0.0) + weight
-    ranked = sorted(totals.items(), key=lambda item: -item[1])[:top_k]
+    word, total = "", 0.0
+    for token, weight in zip(tokens, weights, strict=True):
+        if token.startswith(SUBWORD_PREFIX) and word:
+            word += token[len(SUBWORD_PREFIX):]
+            total += weight
+            continue
+        if word:
+            totals[word] = totals.get(word, 0.0) + total
+        word, total = token, weight
+    if word:
+        totals[word] = totals.get(word, 0.0) + total
+    ranked = heapq.nlargest(top_k, totals.items(), key=itemgetter(1))
     return [(word, round(weight, 4)) for word, weight in ranked]
 
 

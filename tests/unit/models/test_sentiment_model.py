@@ -52,6 +52,20 @@ def test_tokenizer_keeps_tickers_out_of_the_vocabulary(tokenizer: TextTokenizer)
     assert all(tokenizer.encode(w).ids != [tokenizer.unk_id] for w in ["[CLS]", "[SEP]"])
 
 
+def test_encoding_without_offsets_gives_the_same_tokens(tokenizer: TextTokenizer) -> None:
+    from models.sentiment.minilm import minilm_path
+
+    minilm = TextTokenizer.from_file(minilm_path() / "tokenizer.json", add_cls_sep=False)
+    texts = [*CORPUS, "Café über-profitability 😀 @AA https://t.co/x $BRK.B", "   "]
+    for vocabulary in (tokenizer, minilm):
+        tracked = vocabulary.encode_batch(texts, offsets=True)
+        fast = vocabulary.encode_batch(texts)
+        assert [(e.ids, e.tokens) for e in fast] == [(e.ids, e.tokens) for e in tracked]
+        assert all(e.offsets == [] for e in fast)
+        spans = tracked[1].offsets  # "Net sales fell ..."
+        assert [texts[1][a:b] for a, b in spans[:3]] == ["Net", "sales", "fell"]
+
+
 def test_tokenizer_json_round_trip_gives_the_same_ids(tokenizer: TextTokenizer) -> None:
     again = TextTokenizer.from_json(tokenizer.to_json())
     for text in [*CORPUS, "unseen wordpieces like profitability"]:
