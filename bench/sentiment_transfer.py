@@ -59,6 +59,7 @@ from bench.datasets import (
 from bench.transfer_report import markdown, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
+from models.sentiment.distil import teacher_logits
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
@@ -174,7 +175,7 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         assert teacher is not None
         trained = train_distilled(
             x, y, teacher_logits=soft_targets(teacher, x), transfer_texts=transfer,
-            transfer_logits=soft_targets(teacher, transfer) if transfer else None,
+            transfer_logits=teacher_logits(teacher, transfer) if transfer else None,
             seed=seed, fit=replace(FAST_FIT, max_seconds=seconds))
     scores = evaluate_texts(trained, pair.x_test, pair.y_test)
     kept = {k: v for k, v in trained.metrics.items()

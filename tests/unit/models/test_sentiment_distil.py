@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from models.sentiment.distil import transfer_set
 
 POOL = ["Shares fall", "Profit rises", "shares  FALL", "  ", "Sales flat", "Bank fined",
@@ -19,3 +21,29 @@ def test_the_order_is_a_shuffle_fixed_by_the_seed() -> None:
     assert first == transfer_set(reversed(texts), held_out=[], seed=3)
     assert sorted(first) == sorted(texts) and first != sorted(texts)
     assert transfer_set(texts, held_out=[], seed=4) != first
+
+
+def test_the_teacher_labels_with_its_int8_copy_and_stays_float() -> None:
+    from torch import nn
+
+    from models.sentiment.data import encode_for_model
+    from models.sentiment.distil import teacher_logits
+    from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+    from models.sentiment.evaluate import predict_logits
+    from models.sentiment.predict import TrainedSentiment, quantized
+    from models.sentiment.tokenizer import train_tokenizer
+
+    texts = ["Profit rose sharply", "Shares fell after the warning", "Sales were flat"] * 3
+    tokenizer = train_tokenizer(texts, vocab_size=200, min_frequency=1)
+    torch.manual_seed(0)
+    config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=16, d_model=32,
+                             n_heads=2, n_layers=1, d_ff=64, dropout=0.0)
+    teacher = TrainedSentiment("accurate", SentimentEncoder(config).eval(), tokenizer, config)
+    seqs = encode_for_model(tokenizer, texts, 16)
+    int8 = predict_logits(quantized(teacher).model, seqs, pad_id=tokenizer.pad_id)
+    float32 = predict_logits(teacher.model, seqs, pad_id=tokenizer.pad_id)
+
+    found = teacher_logits(teacher, texts)
+    assert torch.equal(found, int8) and not torch.equal(found, float32)
+    assert torch.allclose(found, float32, atol=0.05)
+    assert isinstance(teacher.model.head, nn.Linear)  # the teacher itself is not quantised
