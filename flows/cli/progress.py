@@ -30,6 +30,7 @@ class _EpochBar(logging.Handler):
     def __init__(self, progress: Progress, task: TaskID, metric: str) -> None:
         super().__init__(level=logging.INFO)
         self.progress, self.task, self.metric = progress, task, metric
+        self.seen = False  # an epoch record has arrived
 
     def emit(self, record: logging.LogRecord) -> None:
         from models.training import PROGRESS, EpochProgress
@@ -37,6 +38,7 @@ class _EpochBar(logging.Handler):
         event = record.__dict__.get(PROGRESS)
         if not isinstance(event, EpochProgress):
             return
+        self.seen = True
         metric = "-" if event.metric is None else f"{event.metric:.4f}"
         self.progress.update(self.task, total=event.max_epochs, completed=event.epoch,
                              step=f"epoch {event.epoch}/{event.max_epochs}",
@@ -77,8 +79,8 @@ def epoch_progress(what: str, metric: str) -> Iterator[None]:
         TextColumn("left <= {task.fields[eta]}"), console=console)
     task = progress.add_task(what, total=None, step="epoch 0/?",
                              detail=f"val {metric} - (best -)", eta="?")
-    handlers = {LOOP_LOGGER: _EpochBar(progress, task, metric),
-                SCORING_LOGGER: _ScoringBar(progress)}
+    epochs, scoring = _EpochBar(progress, task, metric), _ScoringBar(progress)
+    handlers: dict[str, logging.Handler] = {LOOP_LOGGER: epochs, SCORING_LOGGER: scoring}
     kept = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate)
             for name in handlers}
     for name, handler in handlers.items():
@@ -88,7 +90,12 @@ def epoch_progress(what: str, metric: str) -> Iterator[None]:
         logger.addHandler(handler)
     try:
         with progress:
-            yield
+            try:
+                yield
+            except BaseException:
+                if not epochs.seen and scoring.task is None:  # failed before any work was
+                    progress.remove_task(task)  # shown: the error alone is the whole story
+                raise
     finally:
         for name, handler in handlers.items():
             logger = logging.getLogger(name)

@@ -56,3 +56,13 @@ def test_the_final_table_lists_the_figures_in_order() -> None:
     assert [r for r in rows if r and not set(r) <= set("┌┐└┘─┬┴├┤┼ ")] == [
         "sentiment v2 (fast)", "epochs run 7", "validation macro-F1 0.7346",
         "stopped by time budget"]
+
+
+def test_a_run_that_fails_before_its_first_epoch_leaves_no_bar(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(cli_progress, "console", Console(file=out, width=160))
+    with pytest.raises(ValueError, match="empty store"), \
+            cli_progress.epoch_progress("encoder adaptation", "-MLM loss"):
+        raise ValueError("empty store")
+    assert out.getvalue().strip() == ""
