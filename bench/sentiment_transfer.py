@@ -11,12 +11,13 @@ surrounding space ignored) are dropped. ``--max-train`` samples the training tex
 
 Profiles, all in one run beside TF-IDF + LR trained on the same texts: fast, accurate (teacher)
 and distilled (the fast model taught by the accurate one of the same run, on the training texts
-plus ``--transfer`` unlabelled texts). ``--transfer-from source`` (default) takes them from the
-source side only: dated financial headlines for PhraseBank, SEntFiN's mixed-entity headlines for
-SEntFiN, inbound support tweets for the airlines. ``--transfer-from target-unlabelled`` takes
-the target's texts without their labels (transductive): what distilling on every unlabelled
-text in the store would see once a user has ingested the target domain's texts (the training
-flow, ``flows/train_sentiment.py``, does not distil today).
+plus ``--transfer`` unlabelled texts, all of them by default as in the product). The teacher
+labels them with its int8 copy, as the product does. ``--transfer-from source`` (default)
+takes them from the source side only: dated financial headlines for PhraseBank, SEntFiN's
+mixed-entity headlines and the same financial headlines for SEntFiN, inbound support tweets for
+the airlines. ``--transfer-from target-unlabelled`` takes the target's texts without their
+labels (transductive): what distilling on every unlabelled text in the store
+(``flows/distil.py``) would see once a user has ingested the target domain's texts.
 
 Goals (issue 13): accurate >= TF-IDF + 0.10 macro-F1 on every pair; fast and distilled above
 TF-IDF. Results accumulate per (pair, training size, profile, seed).
@@ -24,7 +25,7 @@ TF-IDF. Results accumulate per (pair, training size, profile, seed).
     python -m bench.sentiment_transfer [--pairs phrasebank-sentfin,sentfin-phrasebank,airline]
         (one held-out airline alone: --pairs airline-united)
         [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0] [--max-train N]
-        [--minutes-per-model 5] [--max-minutes 60] [--transfer 4000]
+        [--minutes-per-model 5] [--max-minutes 60] [--transfer all|N]
         [--transfer-from source|target-unlabelled] [--data-dir ../shared/data] [--threads 1]
 
 Also ``python -m bench.sentiment_quality --protocol cross-domain ...``. Writes
@@ -109,7 +110,9 @@ def build_pairs(name: str, data_dir: Path) -> Iterator[Pair]:
     elif name == "sentfin-phrasebank":
         x, y, mixed = _sentfin(data_dir)
         tx, ty = _phrasebank(data_dir)
-        yield Pair(name, x, y, tx, ty, lambda: mixed)
+        # SEntFiN's own unlabelled titles are few (1,237), so the finance headline pool joins
+        # them, as it would sit in the store beside them
+        yield Pair(name, x, y, tx, ty, lambda: [*mixed, *load_headlines(data_dir)])
     elif name == "airline" or name.startswith("airline-"):
         records = airline_records(data_dir)
         texts, airlines = records["text"].to_list(), records["entity"].to_list()
@@ -142,10 +145,11 @@ def prepared(pair: Pair, max_train: int | None) -> Pair:
                    y_train=[pair.y_train[i] for i in rows])
 
 
-def transfer_texts(pair: Pair, where: str, size: int) -> list[str]:
-    """Up to ``size`` distinct unlabelled texts for distillation, spread over the pool; from the
-    source side none equals a test text, from the target side they are the test texts."""
-    if size <= 0:
+def transfer_texts(pair: Pair, where: str, size: int | None) -> list[str]:
+    """Up to ``size`` (None: all) distinct unlabelled texts for distillation, spread over the
+    pool; from the source side none equals a test text, from the target side they are the test
+    texts."""
+    if size is not None and size <= 0:
         return []
     if where == "target-unlabelled":
         pool = list(dict.fromkeys(pair.x_test))
@@ -153,6 +157,8 @@ def transfer_texts(pair: Pair, where: str, size: int) -> list[str]:
         banned = {t.strip().lower() for t in pair.x_test}
         pool = list(dict.fromkeys(t for t in pair.source_unlabelled()
                                   if t.strip() and t.strip().lower() not in banned))
+    if size is None:
+        return pool
     step = max(1, len(pool) // size)
     return pool[::step][:size]
 
@@ -231,13 +237,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes-per-model", type=float, default=5.0)
     parser.add_argument("--max-minutes", type=float, default=60.0, help="whole-run budget")
     parser.add_argument("--accurate-epochs", type=int, default=1)
-    parser.add_argument("--transfer", type=int, default=4000,
-                        help="unlabelled texts for distillation (0: labelled only)")
+    parser.add_argument("--transfer", default="all",
+                        help="unlabelled texts for distillation: all (as the product), a number "
+                        "N, or 0 (labelled texts only)")
     parser.add_argument("--transfer-from", choices=("source", "target-unlabelled"),
                         default="source")
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.transfer != "all" and not args.transfer.isdigit():
+        parser.error(f"--transfer {args.transfer!r}: give all or a whole number")
+    args.transfer = None if args.transfer == "all" else int(args.transfer)
     args.profiles = [p for p in PROFILES if p in args.profiles.split(",")]
     args.seeds = [int(s) for s in args.seeds.split(",")]
     pairs = [p for p in args.pairs.split(",") if p]

@@ -24,6 +24,7 @@ def test_transfer_texts_come_from_the_side_asked_for() -> None:
     assert transfer_texts(pair(), "source", 10) == ["Rates held", "Oil up"]
     assert transfer_texts(pair(), "target-unlabelled", 10) == ["Profit rose", "Shares slid"]
     assert transfer_texts(pair(), "source", 0) == []
+    assert transfer_texts(pair(), "source", None) == ["Rates held", "Oil up"]
 
 
 def run(profile: str, f1: float) -> dict[str, Any]:
