@@ -35,12 +35,6 @@ ACCURATE = "accurate"
 # transfer texts. MiniLM labels about 400 headlines/s on 2 cores (STACK.md), so 40% of the
 # default 8 minutes is about 75,000 texts; the student's epochs over them take the rest.
 TEACHER_SHARE = 0.4
-# The student's vocabulary: MiniLM's WordPiece with PCA-projected MiniLM embeddings measured
-# at least as well as a vocabulary trained on the texts, with the same teacher, transfer set
-# (13,312 headlines) and budget (4 min): PhraseBank 50Agree test accuracy 0.7324 vs 0.7314,
-# macro-F1 0.6405 vs 0.6377, validation macro-F1 0.668 vs 0.631 (seed 0; one seed, so within
-# noise; bench/results/sentiment_quality.md, profiles distilled-minilm and distilled).
-STUDENT_VOCABULARY: StudentVocabulary = "minilm"
 
 
 def find_teacher(*, engine: Engine, version: int | None = None) -> VersionInfo | None:
@@ -73,15 +67,16 @@ class Distilled:
 
 def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[str],
                 train_labels: Sequence[int], held_out: Sequence[str], seed: int,
-                fit: FitConfig, vocabulary: StudentVocabulary = STUDENT_VOCABULARY
-                ) -> Distilled:
+                fit: FitConfig, vocabulary: StudentVocabulary | None = None) -> Distilled:
     """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
-    teacher labels every transfer text)."""
-    from models.sentiment.distil import teacher_logits, transfer_set
+    teacher labels every transfer text). ``vocabulary``: the student's, by default
+    ``STUDENT_VOCABULARY``."""
+    from models.sentiment.distil import STUDENT_VOCABULARY, teacher_logits, transfer_set
     from models.sentiment.predict import load_sentiment
     from models.sentiment.train import soft_targets, train_distilled
 
     started = time.perf_counter()
+    vocabulary = vocabulary or STUDENT_VOCABULARY
     model = load_sentiment(teacher.artifact_path, sha256=teacher.sha256)
     pool = transfer_set(unlabelled_texts(engine=engine), held_out=[*held_out, *train_texts],
                         seed=seed)

@@ -28,7 +28,7 @@ from models.sentiment.data import (
     encode_for_model,
     stratified_split,
 )
-from models.sentiment.distil import StudentVocabulary, minilm_vocabulary
+from models.sentiment.distil import STUDENT_VOCABULARY, StudentVocabulary, minilm_vocabulary
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
 from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
@@ -265,7 +265,7 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
                     transfer_logits: torch.Tensor | None = None, seed: int = 0,
                     config: SentimentConfig | None = None, fit: FitConfig = FAST_FIT,
                     distill: DistillConfig | None = None,
-                    vocabulary: StudentVocabulary = "own") -> TrainedSentiment:
+                    vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> TrainedSentiment:
     """The fast model taught by the accurate one: ``teacher_logits`` for ``texts`` (from
     ``soft_targets``), plus optional unlabelled in-domain ``transfer_texts`` with theirs.
     Validation is carved from the labelled texts only, as in ``train_fast``. ``vocabulary``
