@@ -39,7 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +85,24 @@ TRANSFER: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | None) -> list[str]:
+def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | None,
+                 train: Sequence[str] = ()) -> list[str]:
     """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool;
     with ``size`` None all of them, shuffled with seed 0 as the product does
-    (``models.sentiment.distil.transfer_set``), so a teacher cut short labels a uniform sample."""
+    (``models.sentiment.distil.transfer_set``), so a teacher cut short labels a uniform sample.
+    Augmented copies of the ``train`` texts join them, as in the product (``flows.distil``)."""
+    copies = distil.augmented_copies(train, copies=distil.AUGMENT_COPIES, seed=0,
+                                     mask=distil.MASK)
     if size is None:
-        return distil.transfer_set(TRANSFER[dataset](data_dir), held_out=held_out, seed=0)
+        return distil.transfer_set([*TRANSFER[dataset](data_dir), *copies],
+                                   held_out=[*held_out, *train], seed=0)
     if size <= 0:
         return []
     banned = {t.strip().lower() for t in held_out}
     pool = list(dict.fromkeys(t for t in TRANSFER[dataset](data_dir)
                               if t.strip() and t.strip().lower() not in banned))
     step = max(1, len(pool) // size)
-    return pool[::step][:size]
+    return [*pool[::step][:size], *(c for c in copies if c.strip().lower() not in banned)]
 
 
 def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
@@ -133,7 +138,7 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
     info = {"n": len(texts), "n_train": len(x_train), "n_test": len(x_test),
             "labels": {n: names.count(n) for n in sorted(set(names))}}
     needs_transfer = {"accurate", "distilled", "distilled-minilm"} & set(args.profiles)
-    transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer) \
+    transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer, x_train) \
         if needs_transfer else []
     if needs_transfer:
         info["n_transfer"] = len(transfer)

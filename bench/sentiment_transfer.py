@@ -60,7 +60,8 @@ from bench.datasets import (
 from bench.transfer_report import markdown, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
-from models.sentiment.distil import teacher_logits
+from models.sentiment.distil import AUGMENT_COPIES, MASK, augmented_copies, teacher_logits
+from models.sentiment.distil import transfer_set as distil_set
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
@@ -147,8 +148,9 @@ def prepared(pair: Pair, max_train: int | None) -> Pair:
 
 def transfer_texts(pair: Pair, where: str, size: int | None) -> list[str]:
     """Up to ``size`` (None: all) distinct unlabelled texts for distillation, spread over the
-    pool; from the source side none equals a test text, from the target side they are the test
-    texts."""
+    pool, from the source side (none equals a test text) or the target side (the test texts),
+    and augmented copies of the training texts, as in the product (``flows.distil``); shuffled
+    with seed 0."""
     if size is not None and size <= 0:
         return []
     if where == "target-unlabelled":
@@ -157,10 +159,12 @@ def transfer_texts(pair: Pair, where: str, size: int | None) -> list[str]:
         banned = {t.strip().lower() for t in pair.x_test}
         pool = list(dict.fromkeys(t for t in pair.source_unlabelled()
                                   if t.strip() and t.strip().lower() not in banned))
-    if size is None:
-        return pool
-    step = max(1, len(pool) // size)
-    return pool[::step][:size]
+    if size is not None:
+        step = max(1, len(pool) // size)
+        pool = pool[::step][:size]
+    copies = augmented_copies(pair.x_train, copies=AUGMENT_COPIES, seed=0, mask=MASK)
+    held = [] if where == "target-unlabelled" else [*pair.x_test, *pair.x_train]
+    return distil_set([*pool, *copies], held_out=held, seed=0)
 
 
 def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,

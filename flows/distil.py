@@ -71,28 +71,43 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
     teacher labels every transfer text). ``vocabulary``: the student's, by default
     ``STUDENT_VOCABULARY``."""
-    from models.sentiment.distil import STUDENT_VOCABULARY, teacher_logits, transfer_set
+    from models.sentiment.distil import (
+        AUGMENT_COPIES,
+        MASK,
+        STUDENT_VOCABULARY,
+        augmented_copies,
+        teacher_logits,
+        transfer_set,
+    )
     from models.sentiment.predict import load_sentiment
     from models.sentiment.train import soft_targets, train_distilled
 
     started = time.perf_counter()
     vocabulary = vocabulary or STUDENT_VOCABULARY
     model = load_sentiment(teacher.artifact_path, sha256=teacher.sha256)
-    pool = transfer_set(unlabelled_texts(engine=engine), held_out=[*held_out, *train_texts],
-                        seed=seed)
+    known = [*held_out, *train_texts]
+    stored = transfer_set(unlabelled_texts(engine=engine), held_out=known, seed=seed)
+    copies = augmented_copies(train_texts, copies=AUGMENT_COPIES, seed=seed, mask=MASK)
+    pool = transfer_set([*stored, *copies], held_out=known, seed=seed)  # one shuffled order
+    made = set(copies) - set(stored)  # what the pool holds only as a copy
     labelled_logits = soft_targets(model, train_texts)
     deadline = None
     if fit.max_seconds is not None:
         deadline = started + TEACHER_SHARE * fit.max_seconds
     logits = teacher_logits(model, pool, deadline=deadline)
     transfer = pool[:len(logits)]
-    log.info("teacher sentiment v%d labelled %d of %d transfer texts", teacher.version,
-             len(transfer), len(pool))
+    n_copies = sum(text in made for text in transfer)
+    n_made = sum(text in made for text in pool)  # copies equal to a held-out text are gone
+    log.info("teacher sentiment v%d labelled %d of %d transfer texts (%d of %d augmented "
+             "copies of training texts)", teacher.version, len(transfer), len(pool), n_copies,
+             n_made)
     if fit.max_seconds is not None:
         fit = dataclasses.replace(fit, max_seconds=max(
             0.0, fit.max_seconds - (time.perf_counter() - started)))
     student = train_distilled(train_texts, train_labels, teacher_logits=labelled_logits,
                               transfer_texts=transfer, transfer_logits=logits, seed=seed,
                               fit=fit, vocabulary=vocabulary)
-    return Distilled(student, {"teacher_version": teacher.version, "n_transfer": len(transfer),
-                               "transfer_pool": len(pool), "student_vocabulary": vocabulary})
+    return Distilled(student, {
+        "teacher_version": teacher.version, "student_vocabulary": vocabulary,
+        "n_transfer": len(transfer) - n_copies, "transfer_pool": len(pool) - n_made,
+        "n_augmented": n_copies, "augmented_pool": n_made})

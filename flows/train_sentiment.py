@@ -196,7 +196,8 @@ def train_sentiment_flow(settings: Settings | None = None, profile: str = "fast"
                               use_teacher=use_teacher, max_epochs=max_epochs)
     params = outcome.version.params
     taught = (f" Distilled from sentiment v{params['teacher_version']} on "
-              f"{params['n_transfer']:,} unlabelled texts it labelled."
+              f"{params['n_transfer']:,} unlabelled texts and "
+              f"{params.get('n_augmented', 0):,} perturbed copies of training texts it labelled."
               if "teacher_version" in params else "")
     lines = [f"# Sentiment {params['profile']} v{outcome.version.version}", "",
              f"Trained on {outcome.train_size:,} labelled documents, evaluated on "

@@ -50,7 +50,9 @@ def train_sentiment(
     m, params = result.metrics, result.version.params
     taught = {"teacher": f"sentiment v{params['teacher_version']}",
               "transfer texts labelled": f"{params['n_transfer']:,} of "
-              f"{params['transfer_pool']:,}"} if "teacher_version" in params else {}
+              f"{params['transfer_pool']:,}",
+              "augmented copies labelled": f"{params.get('n_augmented', 0):,} of "
+              f"{params.get('augmented_pool', 0):,}"} if "teacher_version" in params else {}
     console.print(run_table(f"sentiment v{result.version.version} ({params['profile']})", {
         **taught,
         "epochs run": f"{m['epochs_run']:g}", "best epoch": f"{m['best_epoch']:g}",

@@ -63,6 +63,9 @@ def test_fast_profile_is_distilled_from_the_accurate_version(
                                                           name="sentiment")}
     assert [versions[v]["profile"] for v in (1, 2, 3)] == ["accurate", "distilled", "fast"]
     assert (versions[2]["teacher_version"], versions[2]["n_transfer"]) == (1, 12)
+    copies = versions[2]["n_augmented"]  # perturbed copies of the training texts, all labelled
+    assert copies == versions[2]["augmented_pool"] > 0
+    assert f"augmented copies labelled {copies} of {copies}" in output, output
     assert "teacher_version" not in versions[3] and "n_transfer" not in versions[3]
 
     not_accurate = runner.invoke(app, ["train", "sentiment", "--teacher", "3"])

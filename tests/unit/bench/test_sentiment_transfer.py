@@ -20,11 +20,21 @@ def test_training_texts_equal_to_a_test_text_are_dropped() -> None:
     assert prepared(pair(), 1).x_train == ["Costs flat"]
 
 
-def test_transfer_texts_come_from_the_side_asked_for() -> None:
-    assert transfer_texts(pair(), "source", 10) == ["Rates held", "Oil up"]
-    assert transfer_texts(pair(), "target-unlabelled", 10) == ["Profit rose", "Shares slid"]
-    assert transfer_texts(pair(), "source", 0) == []
-    assert transfer_texts(pair(), "source", None) == ["Rates held", "Oil up"]
+def test_transfer_texts_come_from_the_side_asked_for_with_copies_of_the_training_texts(
+        ) -> None:
+    kept = prepared(pair(), None)  # trains on "Sales fell", "Costs flat"
+    source = transfer_texts(kept, "source", None)
+    target = transfer_texts(kept, "target-unlabelled", None)
+    copies = set(source) - {"Rates held", "Oil up"}
+    assert {"Rates held", "Oil up"} <= set(source) and "Shares slid" not in source
+    assert {"Profit rose", "Shares slid"} <= set(target)
+    assert copies and copies == set(target) - {"Profit rose", "Shares slid"}
+    assert not copies & {"Sales fell", "Costs flat"}
+    assert all(set(c.split()) <= {"Sales", "fell", "Costs", "flat", "[MASK]"} for c in copies)
+    assert len(source) == len(set(source)) and source == transfer_texts(kept, "source", None)
+    assert set(transfer_texts(kept, "source", 1)) in ({"Rates held"} | copies,
+                                                      {"Oil up"} | copies)
+    assert transfer_texts(kept, "source", 0) == []
 
 
 def run(profile: str, f1: float) -> dict[str, Any]:

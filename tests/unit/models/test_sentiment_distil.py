@@ -47,3 +47,20 @@ def test_the_teacher_labels_with_its_int8_copy_and_stays_float() -> None:
     assert torch.equal(found, int8) and not torch.equal(found, float32)
     assert torch.allclose(found, float32, atol=0.05)
     assert isinstance(teacher.model.head, nn.Linear)  # the teacher itself is not quantised
+
+
+def test_augmented_copies_are_masked_swapped_or_cut_neighbours_of_the_texts() -> None:
+    from models.sentiment.distil import augmented_copies
+
+    texts = ["operating profit rose to eur 13 mn", "net sales fell sharply in the quarter",
+             "the board will meet in june"]
+    copies = augmented_copies(texts, copies=20, seed=0, mask="[MASK]")
+    assert copies == augmented_copies(texts, copies=20, seed=0, mask="[MASK]")
+    assert copies != augmented_copies(texts, copies=20, seed=1, mask="[MASK]")
+    assert 30 <= len(copies) <= 60 and len(set(copies)) == len(copies)
+    assert not set(copies) & set(texts)
+    words = {w for t in texts for w in t.split()} | {"[MASK]"}
+    assert all(set(c.split()) <= words for c in copies)  # nothing from outside the texts
+    assert any("[MASK]" in c for c in copies)
+    assert any(len(c.split()) <= 5 for c in copies)  # n-gram cuts
+    assert augmented_copies(["", "   "], copies=5, seed=0, mask="[MASK]") == []
