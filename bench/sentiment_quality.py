@@ -12,7 +12,8 @@ sentence sits in both train and test.
 Distillation (Hinton et al. 2015) trains the fast model on the accurate model's soft targets for
 the training texts plus ``--transfer`` unlabelled in-domain texts (financial headlines for
 PhraseBank, inbound @SpotifyCares support tweets for the airline set; exact copies of test texts
-removed). The accurate run caches its soft targets (``--cache-dir``), so the distilled run of the
+removed) and up to 10 augmented copies of each text the student trains on, as in the product
+(``flows.distil``). The teacher labels them with its int8 copy. The accurate run caches its soft targets (``--cache-dir``), so the distilled run of the
 same dataset and seed can follow in a separate invocation with the same ``--transfer``.
 
 Results accumulate: a run replaces only the (dataset, profile, seed) entries it measured, so the
@@ -63,6 +64,7 @@ from models.sentiment.train import (
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
+    fitted_rows,
     train_accurate,
     train_distilled,
     train_fast,
@@ -86,23 +88,20 @@ TRANSFER: dict[str, Callable[[Path], list[str]]] = {
 
 
 def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | None,
-                 train: Sequence[str] = ()) -> list[str]:
-    """Up to ``size`` distinct transfer texts, none equal to a test text, spread over the pool;
-    with ``size`` None all of them, shuffled with seed 0 as the product does
-    (``models.sentiment.distil.transfer_set``), so a teacher cut short labels a uniform sample.
-    Augmented copies of the ``train`` texts join them, as in the product (``flows.distil``)."""
-    copies = distil.augmented_copies(train, copies=distil.AUGMENT_COPIES, seed=0,
-                                     mask=distil.MASK)
-    if size is None:
-        return distil.transfer_set([*TRANSFER[dataset](data_dir), *copies],
-                                   held_out=[*held_out, *train], seed=0)
-    if size <= 0:
+                 train: Sequence[str] = (), trained_on: Sequence[str] = ()) -> list[str]:
+    """Up to ``size`` (None: all) distinct transfer texts spread over the pool, and augmented
+    copies of ``trained_on`` (the student's training rows: ``models.sentiment.train.
+    fitted_rows``), none equal to a held-out or ``train`` text, shuffled with seed 0 as the
+    product does (``flows.distil``), so a teacher cut short labels a uniform sample."""
+    if size is not None and size <= 0:
         return []
-    banned = {t.strip().lower() for t in held_out}
-    pool = list(dict.fromkeys(t for t in TRANSFER[dataset](data_dir)
-                              if t.strip() and t.strip().lower() not in banned))
-    step = max(1, len(pool) // size)
-    return [*pool[::step][:size], *(c for c in copies if c.strip().lower() not in banned)]
+    pool = TRANSFER[dataset](data_dir)
+    if size is not None:
+        pool = list(dict.fromkeys(t for t in pool if t.strip()))
+        pool = pool[::max(1, len(pool) // size)][:size]
+    copies = distil.augmented_copies(trained_on, copies=distil.AUGMENT_COPIES, seed=0,
+                                     mask=distil.MASK)
+    return distil.transfer_set([*pool, *copies], held_out=[*held_out, *train], seed=0)
 
 
 def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
@@ -138,11 +137,12 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
     info = {"n": len(texts), "n_train": len(x_train), "n_test": len(x_test),
             "labels": {n: names.count(n) for n in sorted(set(names))}}
     needs_transfer = {"accurate", "distilled", "distilled-minilm"} & set(args.profiles)
-    transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer, x_train) \
-        if needs_transfer else []
-    if needs_transfer:
-        info["n_transfer"] = len(transfer)
     for seed in args.seeds:
+        trained_on = [x_train[i] for i in fitted_rows(y_train, fit=FAST_FIT, seed=seed)]
+        transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer, x_train,
+                                trained_on) if needs_transfer else []
+        if needs_transfer:
+            info[f"n_transfer_seed{seed}"] = len(transfer)
         for profile in args.profiles:
             left = min(deadline - time.monotonic(), args.run_minutes * 60)
             if left <= 0:

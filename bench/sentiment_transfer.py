@@ -67,6 +67,7 @@ from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
     ACCURATE_FIT,
     FAST_FIT,
+    fitted_rows,
     soft_targets,
     train_accurate,
     train_distilled,
@@ -146,11 +147,11 @@ def prepared(pair: Pair, max_train: int | None) -> Pair:
                    y_train=[pair.y_train[i] for i in rows])
 
 
-def transfer_texts(pair: Pair, where: str, size: int | None) -> list[str]:
+def transfer_texts(pair: Pair, where: str, size: int | None, *, seed: int = 0) -> list[str]:
     """Up to ``size`` (None: all) distinct unlabelled texts for distillation, spread over the
     pool, from the source side (none equals a test text) or the target side (the test texts),
-    and augmented copies of the training texts, as in the product (``flows.distil``); shuffled
-    with seed 0."""
+    and augmented copies of the training texts the student of ``seed`` trains on (not its
+    validation carve), as in the product (``flows.distil``); shuffled with seed 0."""
     if size is not None and size <= 0:
         return []
     if where == "target-unlabelled":
@@ -162,7 +163,8 @@ def transfer_texts(pair: Pair, where: str, size: int | None) -> list[str]:
     if size is not None:
         step = max(1, len(pool) // size)
         pool = pool[::step][:size]
-    copies = augmented_copies(pair.x_train, copies=AUGMENT_COPIES, seed=0, mask=MASK)
+    trained_on = [pair.x_train[i] for i in fitted_rows(pair.y_train, fit=FAST_FIT, seed=seed)]
+    copies = augmented_copies(trained_on, copies=AUGMENT_COPIES, seed=0, mask=MASK)
     held = [] if where == "target-unlabelled" else [*pair.x_test, *pair.x_train]
     return distil_set([*pool, *copies], held_out=held, seed=0)
 
@@ -197,9 +199,9 @@ def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict
     """Every requested (seed, profile) on one pair, each saved as soon as it is measured; the
     accurate model of a seed teaches that seed's distilled one."""
     entries = []
-    transfer = transfer_texts(pair, args.transfer_from, args.transfer) \
-        if "distilled" in args.profiles else []
     for seed in args.seeds:
+        transfer = transfer_texts(pair, args.transfer_from, args.transfer, seed=seed) \
+            if "distilled" in args.profiles else []
         teacher = None
         for profile in args.profiles:
             left = deadline - time.monotonic()

@@ -5,8 +5,9 @@ The transfer set is every distinct unlabelled in-domain text, minus the held-out
 (compared after lower-casing and collapsing white space, so a copy that differs only in case
 never leaks the test set into training), shuffled with the run's seed: when the teacher cannot
 label all of it in time, the texts it did label are a uniform sample, not the oldest ones.
-Tang et al. 2019 ("Distilling Task-Specific Knowledge from BERT into Simple Neural Networks")
-show the student gains most from such unlabelled in-domain text.
+Augmented copies of the training texts (masked, swapped, cut to an n-gram) join it. Tang et al.
+2019 ("Distilling Task-Specific Knowledge from BERT into Simple Neural Networks") show the
+student gains most from such unlabelled in-domain text and such copies.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Literal
 import torch
 
 from models.sentiment.data import encode_for_model
+from models.sentiment.encoder import SentimentClassifier
 from models.sentiment.evaluate import predict_logits
 from models.sentiment.predict import TrainedSentiment, quantized
 from models.sentiment.tokenizer import TextTokenizer
@@ -43,7 +45,8 @@ STUDENT_VOCABULARY: StudentVocabulary = "minilm"
 # 0.7525 macro-F1, validation macro-F1 0.800 -> 0.834 (without copies it early-stopped within
 # 25 minutes; with them it had 10; bench/results/sentiment_quality.md).
 AUGMENT_COPIES = 10
-MASK = "[MASK]"  # the teacher's (MiniLM's) mask token; the student reads the same vocabulary
+MASK = "[MASK]"  # the teacher's (MiniLM's) mask token, one id in the default student
+# vocabulary too; a student with its own vocabulary reads it as "[", "mask", "]"
 
 
 @dataclass(frozen=True)
@@ -105,16 +108,24 @@ def augmented_copies(texts: Sequence[str], *, copies: int, seed: int, mask: str,
     return list(found)
 
 
+def labelling_model(teacher: TrainedSentiment) -> SentimentClassifier:
+    """What labels texts for distillation: on CPU an int8 copy of the teacher, its CPU
+    inference setting (about twice the texts in the same time at the float model's accuracy;
+    ``bench.sentiment_quality`` reports both); on a GPU the teacher itself."""
+    model = teacher.model.eval()
+    if next(model.parameters()).device.type != "cpu":
+        return model
+    copy: SentimentClassifier = quantized(teacher).model
+    return copy
+
+
 def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
                    deadline: float | None = None, chunk_size: int = 512) -> torch.Tensor:
     """The teacher's logits (N, 3) for the first N of ``texts`` it scored before ``deadline``
-    (``time.perf_counter``; None: all of them), chunk by chunk, logging progress. On CPU an int8
-    copy of the teacher labels them: its CPU inference setting, about twice the texts in the
-    same time at the float model's accuracy (``bench.sentiment_quality`` reports both)."""
+    (``time.perf_counter``; None: all of them) by ``labelling_model``, chunk by chunk, logging
+    progress."""
     started = time.perf_counter()
-    model = teacher.model.eval()
-    if next(model.parameters()).device.type == "cpu":
-        model = quantized(teacher).model
+    model = labelling_model(teacher)
     found: list[torch.Tensor] = [torch.zeros(0, 3)]
     done = 0
     while done < len(texts) and (deadline is None or time.perf_counter() < deadline):

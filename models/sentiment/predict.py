@@ -169,8 +169,8 @@ def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_prob
 
 
 def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
-    """Top-k words by pooling weight; pieces are merged (``merge_pieces``) and repeats of a
-    word summed. Ties keep the order of first appearance."""
+    """Top-k words by pooling weight; word pieces ("##") are joined into their word, summing
+    their weights, and repeats of a word summed. Ties keep the order of first appearance."""
     totals: dict[str, float] = {}
     word, total = "", 0.0
     for token, weight in zip(tokens, weights, strict=True):

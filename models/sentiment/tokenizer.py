@@ -57,7 +57,7 @@ def normalize_text(text: str) -> str:
 @dataclass(frozen=True)
 class Encoded:
     """Content tokens of one text (no [CLS]/[SEP]): ids, their surface strings and, when
-    encoded from the whole text, each token's character span in it (explanations map tokens
+    encoded with ``offsets=True``, each token's character span in it (explanations map tokens
     back to the words a reader sees)."""
 
     ids: list[int]

@@ -28,7 +28,12 @@ from models.sentiment.data import (
     encode_for_model,
     stratified_split,
 )
-from models.sentiment.distil import STUDENT_VOCABULARY, StudentVocabulary, minilm_vocabulary
+from models.sentiment.distil import (
+    STUDENT_VOCABULARY,
+    StudentVocabulary,
+    labelling_model,
+    minilm_vocabulary,
+)
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
 from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
@@ -121,6 +126,19 @@ class Fitted:
     temperature: float
 
 
+def _carve(labels: Sequence[int], *, fit: FitConfig, seed: int) -> tuple[list[int], list[int]]:
+    """Rows trained on and rows held out for validation, of labelled texts."""
+    kept, held = stratified_split(labels, test_fraction=fit.val_fraction, seed=seed)
+    return list(kept), list(held)
+
+
+def fitted_rows(labels: Sequence[int], *, fit: FitConfig, seed: int) -> list[int]:
+    """The rows of the labelled texts a run with ``fit`` and ``seed`` trains on; the others
+    are its validation carve. Augmented copies for distillation come from these rows only, so
+    no near-copy of a validation text is trained on."""
+    return sorted(_carve(labels, fit=fit, seed=seed)[0])
+
+
 def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[str],
          labels: Sequence[int], *, max_len: int, fit: FitConfig, seed: int,
          deadline: float | None, teacher_logits: torch.Tensor | None = None,
@@ -132,8 +150,7 @@ def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[s
     and never held out, so validation holds labelled texts only.
     """
     labelled = [i for i, label in enumerate(labels) if label >= 0]
-    kept_at, held_at = stratified_split([labels[i] for i in labelled],
-                                        test_fraction=fit.val_fraction, seed=seed)
+    kept_at, held_at = _carve([labels[i] for i in labelled], fit=fit, seed=seed)
     held = [labelled[i] for i in held_at]
     kept = sorted({labelled[i] for i in kept_at} | {i for i, lab in enumerate(labels) if lab < 0})
     seqs = encode_for_model(tokenizer, texts, max_len)
@@ -254,10 +271,10 @@ def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0
 
 
 def soft_targets(teacher: TrainedSentiment, texts: Sequence[str]) -> torch.Tensor:
-    """The teacher's logits (N, 3) for ``texts`` (what distillation learns from)."""
+    """The teacher's logits (N, 3) for ``texts`` (what distillation learns from), from the
+    same model that labels the transfer texts (``models.sentiment.distil.labelling_model``)."""
     seqs = encode_for_model(teacher.tokenizer, texts, int(teacher.config.max_len))
-    teacher.model.eval()
-    return predict_logits(teacher.model, seqs, pad_id=teacher.tokenizer.pad_id)
+    return predict_logits(labelling_model(teacher), seqs, pad_id=teacher.tokenizer.pad_id)
 
 
 def train_distilled(texts: Sequence[str], labels: Sequence[int], *,

@@ -22,19 +22,28 @@ def test_training_texts_equal_to_a_test_text_are_dropped() -> None:
 
 def test_transfer_texts_come_from_the_side_asked_for_with_copies_of_the_training_texts(
         ) -> None:
-    kept = prepared(pair(), None)  # trains on "Sales fell", "Costs flat"
-    source = transfer_texts(kept, "source", None)
-    target = transfer_texts(kept, "target-unlabelled", None)
+    from models.sentiment.train import FAST_FIT, fitted_rows
+
+    x_train = [f"up{i} gain{i} rise{i}" for i in range(10)] + [
+        f"down{i} loss{i} fall{i}" for i in range(10)] + [f"flat{i} same{i}" for i in range(10)]
+    y_train = [2] * 10 + [0] * 10 + [1] * 10
+    wide = Pair("a-b", x_train=x_train, y_train=y_train, x_test=["Profit rose", "Shares slid"],
+                y_test=[2, 0], source_unlabelled=pair().source_unlabelled)
+    source = transfer_texts(wide, "source", None)
+    target = transfer_texts(wide, "target-unlabelled", None)
     copies = set(source) - {"Rates held", "Oil up"}
     assert {"Rates held", "Oil up"} <= set(source) and "Shares slid" not in source
     assert {"Profit rose", "Shares slid"} <= set(target)
     assert copies and copies == set(target) - {"Profit rose", "Shares slid"}
-    assert not copies & {"Sales fell", "Costs flat"}
-    assert all(set(c.split()) <= {"Sales", "fell", "Costs", "flat", "[MASK]"} for c in copies)
-    assert len(source) == len(set(source)) and source == transfer_texts(kept, "source", None)
-    assert set(transfer_texts(kept, "source", 1)) in ({"Rates held"} | copies,
-                                                      {"Oil up"} | copies)
-    assert transfer_texts(kept, "source", 0) == []
+    assert not copies & set(x_train)
+    trained = set(fitted_rows(y_train, fit=FAST_FIT, seed=0))
+    validation = {w for i, t in enumerate(x_train) if i not in trained for w in t.split()}
+    assert validation and not {w for c in copies for w in c.split()} & validation
+    assert len(source) == len(set(source)) and source == transfer_texts(wide, "source", None)
+    assert transfer_texts(wide, "source", None, seed=1) != source  # another carve
+    assert {"Rates held", "Oil up"} & set(transfer_texts(wide, "source", 1)) in (
+        {"Rates held"}, {"Oil up"})
+    assert transfer_texts(wide, "source", 0) == []
 
 
 def run(profile: str, f1: float) -> dict[str, Any]:

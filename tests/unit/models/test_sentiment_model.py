@@ -12,6 +12,7 @@ from models.sentiment.data import pad_batch
 from models.sentiment.encoder import SentimentConfig, SentimentEncoder
 from models.sentiment.minilm import build_accurate
 from models.sentiment.predict import TrainedSentiment, load_sentiment, save_sentiment
+from models.sentiment.tokenizer import _READABLE as READABLE
 from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
 from models.sentiment.train import DistillConfig, distillation_loss
 
@@ -61,6 +62,8 @@ def test_encoding_without_offsets_gives_the_same_tokens(tokenizer: TextTokenizer
         tracked = vocabulary.encode_batch(texts, offsets=True)
         fast = vocabulary.encode_batch(texts)
         assert [(e.ids, e.tokens) for e in fast] == [(e.ids, e.tokens) for e in tracked]
+        raw = vocabulary._tokenizer.encode_batch(texts, add_special_tokens=False)
+        assert [e.tokens for e in fast] == [[READABLE.get(t, t) for t in e.tokens] for e in raw]
         assert all(e.offsets == [] for e in fast)
         spans = tracked[1].offsets  # "Net sales fell ..."
         assert [texts[1][a:b] for a, b in spans[:3]] == ["Net", "sales", "fell"]
