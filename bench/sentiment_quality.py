@@ -13,8 +13,9 @@ Distillation (Hinton et al. 2015) trains the fast model on the accurate model's 
 the training texts plus ``--transfer`` unlabelled in-domain texts (financial headlines for
 PhraseBank, inbound @SpotifyCares support tweets for the airline set; exact copies of test texts
 removed) and up to 10 augmented copies of each text the student trains on, as in the product
-(``flows.distil``). The teacher labels them with its int8 copy. The accurate run caches its soft targets (``--cache-dir``), so the distilled run of the
-same dataset and seed can follow in a separate invocation with the same ``--transfer``.
+(``models.sentiment.train.distillation_pool``). The teacher labels them with its int8 copy. The
+accurate run caches its soft targets (``--cache-dir``), so the distilled run of the same dataset
+and seed can follow in a separate invocation with the same ``--transfer``.
 
 Results accumulate: a run replaces only the (dataset, profile, seed) entries it measured, so the
 bench can be run piece by piece within a time budget.
@@ -64,7 +65,7 @@ from models.sentiment.train import (
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
-    fitted_rows,
+    distillation_pool,
     train_accurate,
     train_distilled,
     train_fast,
@@ -88,20 +89,20 @@ TRANSFER: dict[str, Callable[[Path], list[str]]] = {
 
 
 def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | None,
-                 train: Sequence[str] = (), trained_on: Sequence[str] = ()) -> list[str]:
-    """Up to ``size`` (None: all) distinct transfer texts spread over the pool, and augmented
-    copies of ``trained_on`` (the student's training rows: ``models.sentiment.train.
-    fitted_rows``), none equal to a held-out or ``train`` text, shuffled with seed 0 as the
-    product does (``flows.distil``), so a teacher cut short labels a uniform sample."""
+                 x_train: Sequence[str], y_train: Sequence[int], seed: int) -> list[str]:
+    """Up to ``size`` (None: all) of the dataset's unlabelled texts, spread over the pool, and
+    augmented copies of the texts the student of ``seed`` trains on, none equal to a held-out
+    or training text, shuffled with ``seed``: the product's transfer set
+    (``models.sentiment.train.distillation_pool``), so a teacher cut short labels a uniform
+    sample."""
     if size is not None and size <= 0:
         return []
     pool = TRANSFER[dataset](data_dir)
     if size is not None:
         pool = list(dict.fromkeys(t for t in pool if t.strip()))
         pool = pool[::max(1, len(pool) // size)][:size]
-    copies = distil.augmented_copies(trained_on, copies=distil.AUGMENT_COPIES, seed=0,
-                                     mask=distil.MASK)
-    return distil.transfer_set([*pool, *copies], held_out=[*held_out, *train], seed=0)
+    return distillation_pool(pool, train_texts=x_train, train_labels=y_train,
+                             held_out=held_out, fit=FAST_FIT, seed=seed)[0]
 
 
 def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
@@ -138,9 +139,8 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
             "labels": {n: names.count(n) for n in sorted(set(names))}}
     needs_transfer = {"accurate", "distilled", "distilled-minilm"} & set(args.profiles)
     for seed in args.seeds:
-        trained_on = [x_train[i] for i in fitted_rows(y_train, fit=FAST_FIT, seed=seed)]
         transfer = transfer_set(dataset, args.data_dir, x_test, args.transfer, x_train,
-                                trained_on) if needs_transfer else []
+                                y_train, seed) if needs_transfer else []
         if needs_transfer:
             info[f"n_transfer_seed{seed}"] = len(transfer)
         for profile in args.profiles:

@@ -60,14 +60,13 @@ from bench.datasets import (
 from bench.transfer_report import markdown, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
-from models.sentiment.distil import AUGMENT_COPIES, MASK, augmented_copies, teacher_logits
-from models.sentiment.distil import transfer_set as distil_set
+from models.sentiment.distil import teacher_logits
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
     ACCURATE_FIT,
     FAST_FIT,
-    fitted_rows,
+    distillation_pool,
     soft_targets,
     train_accurate,
     train_distilled,
@@ -151,22 +150,22 @@ def transfer_texts(pair: Pair, where: str, size: int | None, *, seed: int = 0) -
     """Up to ``size`` (None: all) distinct unlabelled texts for distillation, spread over the
     pool, from the source side (none equals a test text) or the target side (the test texts),
     and augmented copies of the training texts the student of ``seed`` trains on (not its
-    validation carve), as in the product (``flows.distil``); shuffled with seed 0."""
+    validation carve), shuffled with ``seed``: the product's transfer set
+    (``models.sentiment.train.distillation_pool``)."""
     if size is not None and size <= 0:
         return []
     if where == "target-unlabelled":
-        pool = list(dict.fromkeys(pair.x_test))
+        pool, held = list(dict.fromkeys(pair.x_test)), []
     else:
         banned = {t.strip().lower() for t in pair.x_test}
-        pool = list(dict.fromkeys(t for t in pair.source_unlabelled()
-                                  if t.strip() and t.strip().lower() not in banned))
+        pool = [t for t in pair.source_unlabelled()
+                if t.strip() and t.strip().lower() not in banned]
+        held = pair.x_test
     if size is not None:
-        step = max(1, len(pool) // size)
-        pool = pool[::step][:size]
-    trained_on = [pair.x_train[i] for i in fitted_rows(pair.y_train, fit=FAST_FIT, seed=seed)]
-    copies = augmented_copies(trained_on, copies=AUGMENT_COPIES, seed=0, mask=MASK)
-    held = [] if where == "target-unlabelled" else [*pair.x_test, *pair.x_train]
-    return distil_set([*pool, *copies], held_out=held, seed=0)
+        pool = list(dict.fromkeys(pool))
+        pool = pool[::max(1, len(pool) // size)][:size]
+    return distillation_pool(pool, train_texts=pair.x_train, train_labels=pair.y_train,
+                             held_out=held, fit=FAST_FIT, seed=seed)[0]
 
 
 def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,

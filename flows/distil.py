@@ -73,34 +73,23 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
     teacher labels every transfer text). ``vocabulary``: the student's, by default
     ``STUDENT_VOCABULARY``."""
-    from models.sentiment.distil import (
-        AUGMENT_COPIES,
-        MASK,
-        STUDENT_VOCABULARY,
-        augmented_copies,
-        teacher_logits,
-        transfer_set,
-    )
+    from models.sentiment.distil import STUDENT_VOCABULARY, teacher_logits
     from models.sentiment.predict import load_sentiment
-    from models.sentiment.train import fitted_rows, soft_targets, train_distilled
+    from models.sentiment.train import distillation_pool, soft_targets, train_distilled
 
     started = time.perf_counter()
     vocabulary = vocabulary or STUDENT_VOCABULARY
     model = load_sentiment(teacher.artifact_path, sha256=teacher.sha256)
-    known = [*held_out, *train_texts]
-    stored = transfer_set(unlabelled_texts(engine=engine), held_out=known, seed=seed)
-    trained_on = [train_texts[i] for i in fitted_rows(train_labels, fit=fit, seed=seed)]
-    copies = augmented_copies(trained_on, copies=AUGMENT_COPIES, seed=seed, mask=MASK)
-    pool = transfer_set([*stored, *copies], held_out=known, seed=seed)  # one shuffled order
-    made = set(copies) - set(stored)  # what the pool holds only as a copy
+    pool, made = distillation_pool(unlabelled_texts(engine=engine), train_texts=train_texts,
+                                   train_labels=train_labels, held_out=held_out, fit=fit,
+                                   seed=seed)
     labelled_logits = soft_targets(model, train_texts)
     deadline = None
     if fit.max_seconds is not None:
         deadline = started + TEACHER_SHARE * fit.max_seconds
     logits = teacher_logits(model, pool, deadline=deadline)
     transfer = pool[:len(logits)]
-    n_copies = sum(text in made for text in transfer)
-    n_made = sum(text in made for text in pool)  # copies equal to a held-out text are gone
+    n_copies, n_made = sum(text in made for text in transfer), len(made)
     log.info("teacher sentiment v%d labelled %d of %d transfer texts (%d of %d augmented "
              "copies of training texts)", teacher.version, len(transfer), len(pool), n_copies,
              n_made)

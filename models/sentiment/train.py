@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,10 +29,14 @@ from models.sentiment.data import (
     stratified_split,
 )
 from models.sentiment.distil import (
+    AUGMENT_COPIES,
+    MASK,
     STUDENT_VOCABULARY,
     StudentVocabulary,
+    augmented_copies,
     labelling_model,
     minilm_vocabulary,
+    transfer_set,
 )
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
@@ -137,6 +141,22 @@ def fitted_rows(labels: Sequence[int], *, fit: FitConfig, seed: int) -> list[int
     are its validation carve. Augmented copies for distillation come from these rows only, so
     no near-copy of a validation text is trained on."""
     return sorted(_carve(labels, fit=fit, seed=seed)[0])
+
+
+def distillation_pool(unlabelled: Iterable[str], *, train_texts: Sequence[str],
+                      train_labels: Sequence[int], held_out: Sequence[str], fit: FitConfig,
+                      seed: int) -> tuple[list[str], set[str]]:
+    """What the teacher labels for a student trained with ``fit`` and ``seed``: the distinct
+    ``unlabelled`` texts and up to ``AUGMENT_COPIES`` augmented copies of each text the student
+    trains on (``fitted_rows``: never of its validation carve), none equal to a held-out or
+    training text, in one order shuffled with ``seed`` (``transfer_set``); and the texts that
+    are there only as copies."""
+    given = list(unlabelled)
+    trained_on = [train_texts[i] for i in fitted_rows(train_labels, fit=fit, seed=seed)]
+    copies = augmented_copies(trained_on, copies=AUGMENT_COPIES, seed=seed, mask=MASK)
+    pool = transfer_set([*given, *copies], held_out=[*held_out, *train_texts], seed=seed)
+    made = set(copies) - set(given)
+    return pool, {text for text in pool if text in made}
 
 
 def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[str],
