@@ -148,9 +148,9 @@ def minilm_vocabulary(width: int) -> tuple[TextTokenizer, torch.Tensor]:
     learned positions are not drowned; the [PAD] row is zero."""
     from safetensors import safe_open
 
-    from models.sentiment.minilm import minilm_path
+    from models.sentiment.minilm import minilm_path, minilm_tokenizer
 
-    tokenizer = TextTokenizer.from_file(minilm_path() / "tokenizer.json", add_cls_sep=False)
+    tokenizer = minilm_tokenizer(handles_as_placeholders=True, add_cls_sep=False)
     with safe_open(str(minilm_path() / "model.safetensors"), "pt") as weights:
         table = weights.get_tensor("embeddings.word_embeddings.weight").double()  # (V, 384)
     if width > table.shape[1]:

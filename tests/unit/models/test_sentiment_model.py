@@ -69,6 +69,21 @@ def test_encoding_without_offsets_gives_the_same_tokens(tokenizer: TextTokenizer
         assert [texts[1][a:b] for a, b in spans[:3]] == ["Net", "sales", "fell"]
 
 
+def test_minilm_models_read_every_handle_and_link_alike() -> None:
+    from models.sentiment.distil import minilm_vocabulary
+    from models.sentiment.minilm import build_accurate
+
+    _, accurate = build_accurate()
+    student, _ = minilm_vocabulary(8)
+    for vocabulary in (accurate, student):
+        one = vocabulary.encode("@united lost my bag AGAIN https://t.co/Ab12 #fail")
+        other = vocabulary.encode("@JetBlue_Help lost my bag again HTTP://www.jetblue.com/x #fail")
+        assert one.ids == other.ids
+        assert one.tokens == ["@", "user", "lost", "my", "bag", "again", "http", "#", "fail"]
+        again = TextTokenizer.from_json(vocabulary.to_json())
+        assert again.encode("@delta lost my bag again www.delta.com #fail").ids == one.ids
+
+
 def test_tokenizer_json_round_trip_gives_the_same_ids(tokenizer: TextTokenizer) -> None:
     again = TextTokenizer.from_json(tokenizer.to_json())
     for text in [*CORPUS, "unseen wordpieces like profitability"]:
