@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -145,11 +144,6 @@ class TextTokenizer:
                              "TextTokenizer.to_json")
         return cls(Tokenizer.from_str(json.dumps(payload["tokenizer"])),
                    add_cls_sep=bool(payload["add_cls_sep"]))
-
-    @classmethod
-    def from_file(cls, path: Path, *, add_cls_sep: bool = True) -> TextTokenizer:
-        """A pretrained `tokenizer.json` (e.g. MiniLM's), used as shipped."""
-        return cls(Tokenizer.from_file(str(path)), add_cls_sep=add_cls_sep)
 
 
 def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 8000,

@@ -54,9 +54,9 @@ def test_tokenizer_keeps_tickers_out_of_the_vocabulary(tokenizer: TextTokenizer)
 
 
 def test_encoding_without_offsets_gives_the_same_tokens(tokenizer: TextTokenizer) -> None:
-    from models.sentiment.minilm import minilm_path
+    from models.sentiment.minilm import minilm_tokenizer
 
-    minilm = TextTokenizer.from_file(minilm_path() / "tokenizer.json", add_cls_sep=False)
+    minilm = minilm_tokenizer(handles_as_placeholders=True, add_cls_sep=False)
     texts = [*CORPUS, "Café über-profitability 😀 @AA https://t.co/x $BRK.B", "   "]
     for vocabulary in (tokenizer, minilm):
         tracked = vocabulary.encode_batch(texts, offsets=True)
