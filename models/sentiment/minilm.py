@@ -11,7 +11,7 @@ from torch import nn
 
 from domain.records import SENTIMENT_LABELS
 from models.sentiment.encoder import AttentionPool, SentimentClassifier
-from models.sentiment.tokenizer import TextTokenizer
+from models.sentiment.tokenizer import URL_PATTERN, USER_PATTERN, TextTokenizer
 
 
 def minilm_path() -> Path:
@@ -27,7 +27,7 @@ def minilm_path() -> Path:
 # A link or a user handle says who or where, not how the writer feels: the sentiment models
 # read every one alike, as Barbieri et al. 2020 (TweetEval) prepare tweets for their encoders,
 # so a model cannot learn a brand's handle as evidence and carry that to another brand.
-HANDLE_PLACEHOLDERS = ((r"(?i)https?://\S+|www\.\S+", " http "), (r"@\w+", " @user "))
+HANDLE_PLACEHOLDERS = ((f"(?i){URL_PATTERN}", " http "), (USER_PATTERN, " @user "))
 
 
 def minilm_tokenizer(*, handles_as_placeholders: bool = False,

@@ -28,10 +28,11 @@ SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, *PLACEHOLDERS.values())
 SUBWORD_PREFIX = "##"
 _FORMAT = "sentrec-tokenizer/1"
 
+URL_PATTERN, USER_PATTERN = r"https?://\S+|www\.\S+", r"@\w+"
 # Applied in this order after lower-casing: URLs first (they hold digits and @), numbers last.
 _PATTERNS = (
-    (r"https?://\S+|www\.\S+", "[URL]"),
-    (r"@\w+", "[USER]"),
+    (URL_PATTERN, "[URL]"),
+    (USER_PATTERN, "[USER]"),
     (r"\$[a-z]{1,6}(?:\.[a-z]{1,2})?\b", "[CASHTAG]"),  # $aapl, $brk.b; "$5" stays a number
     (r"\d+(?:[.,]\d+)*", "[NUM]"),  # 13.1, 3,000, 2007; a sign or % around it stays
 )
