@@ -11,8 +11,10 @@ surrounding space ignored) are dropped. ``--max-train`` samples the training tex
 
 Profiles, all in one run beside TF-IDF + LR trained on the same texts: fast, accurate (teacher)
 and distilled (the fast model taught by the accurate one of the same run, on the training texts
-plus ``--transfer`` unlabelled texts, all of them by default as in the product). The teacher
-labels them with its int8 copy, as the product does. ``--transfer-from source`` (default)
+plus ``--transfer`` unlabelled texts, all of them by default as in the product). Distillation is
+the product's recipe (``models.sentiment.train.distil_within_budget``): within the per-model
+budget the teacher's int8 copy labels the transfer texts for its share of the time, the student
+trains in the rest. ``--transfer-from source`` (default)
 takes them from the source side only: dated financial headlines for PhraseBank, SEntFiN's
 mixed-entity headlines and the same financial headlines for SEntFiN, inbound support tweets for
 the airlines. ``--transfer-from target-unlabelled`` takes the target's texts without their
@@ -60,16 +62,14 @@ from bench.datasets import (
 from bench.transfer_report import markdown, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
-from models.sentiment.distil import teacher_logits
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
     ACCURATE_FIT,
     FAST_FIT,
+    distil_within_budget,
     distillation_pool,
-    soft_targets,
     train_accurate,
-    train_distilled,
     train_fast,
 )
 
@@ -177,6 +177,7 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         baseline = train_baseline(x, y, seed=seed)
         scores = classification_metrics(pair.y_test, baseline.predict(pair.x_test).tolist())
         return scores | {"c": baseline.c}, None
+    labelled: dict[str, int] = {}
     if profile == "fast":
         trained = train_fast(x, y, seed=seed, fit=replace(FAST_FIT, max_seconds=seconds))
     elif profile == "accurate":
@@ -184,14 +185,13 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         trained = train_accurate(x, y, seed=seed, fit=fit)
     else:
         assert teacher is not None
-        trained = train_distilled(
-            x, y, teacher_logits=soft_targets(teacher, x), transfer_texts=transfer,
-            transfer_logits=teacher_logits(teacher, transfer) if transfer else None,
-            seed=seed, fit=replace(FAST_FIT, max_seconds=seconds))
+        taught = distil_within_budget(teacher, x, y, transfer, seed=seed,
+                                      fit=replace(FAST_FIT, max_seconds=seconds))
+        trained, labelled = taught.student, {"transfer_labelled": taught.labelled}
     scores = evaluate_texts(trained, pair.x_test, pair.y_test)
     kept = {k: v for k, v in trained.metrics.items()
             if k.startswith("val_") or k in ("train_seconds", "epochs_run", "best_epoch")}
-    return scores | kept, trained
+    return scores | kept | labelled, trained
 
 
 def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict[str, Any]]:

@@ -49,6 +49,14 @@ def _cell(row: dict[str, Any], profile: str) -> str:
     return text
 
 
+def _labelled(run: dict[str, Any]) -> str:
+    """How many transfer texts the teacher labelled within its share of the budget, for runs
+    of the product's recipe (older runs labelled them all, outside the budget)."""
+    if "transfer_labelled" not in run:
+        return "all of "
+    return f"{run['transfer_labelled']:,} labelled of "
+
+
 def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]], *, protocol: str,
              margin: float) -> str:
     """The commands that produced the figures, then the protocol and the table."""
@@ -70,6 +78,6 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]], *, protocol
     distilled = [r for r in runs if r["profile"] == "distilled"]
     if distilled:
         lines += ["", "Distillation transfer sets: " + "; ".join(
-            f"{r['pair']} ({r['n_train']:,}): {r['transfer_texts']:,} texts from "
+            f"{r['pair']} ({r['n_train']:,}): {_labelled(r)}{r['transfer_texts']:,} texts from "
             f"{r['transfer_from']}" for r in distilled) + "."]
     return "\n".join(lines)

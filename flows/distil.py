@@ -6,7 +6,8 @@ for. The teacher is loaded only after its file matched the sha256 the registry r
 labels the training texts, then as much of the transfer set (``storage.scores.unlabelled_texts``
 minus the held-out texts, with augmented copies of the training texts the student trains on,
 shuffled with the seed: ``models.sentiment.distil``) as ``TEACHER_SHARE`` of the time left
-allows; the student trains on both in the rest.
+allows; the student trains on both in the rest (``models.sentiment.train.distil_within_budget``,
+the recipe the benches measure).
 """
 
 from __future__ import annotations
@@ -32,11 +33,6 @@ if TYPE_CHECKING:  # torch is imported by the functions that need it (CLI start-
 log = logging.getLogger(__name__)
 
 ACCURATE = "accurate"
-# Share of the time left (after loading the labels) that the teacher may spend labelling
-# transfer texts. Its int8 copy labels about 290 headlines/s on one thread (89,589 texts in
-# 311 s), so 40% of the default 8 minutes is about 55,000 texts on one thread; the student's
-# epochs over them take the rest.
-TEACHER_SHARE = 0.4
 
 
 def find_teacher(*, engine: Engine, version: int | None = None) -> VersionInfo | None:
@@ -73,9 +69,9 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
     teacher labels every transfer text). ``vocabulary``: the student's, by default
     ``STUDENT_VOCABULARY``."""
-    from models.sentiment.distil import STUDENT_VOCABULARY, teacher_logits
+    from models.sentiment.distil import STUDENT_VOCABULARY
     from models.sentiment.predict import load_sentiment
-    from models.sentiment.train import distillation_pool, soft_targets, train_distilled
+    from models.sentiment.train import distil_within_budget, distillation_pool
 
     started = time.perf_counter()
     vocabulary = vocabulary or STUDENT_VOCABULARY
@@ -83,22 +79,16 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     pool, made = distillation_pool(unlabelled_texts(engine=engine), train_texts=train_texts,
                                    train_labels=train_labels, held_out=held_out, fit=fit,
                                    seed=seed)
-    labelled_logits = soft_targets(model, train_texts)
-    deadline = None
     if fit.max_seconds is not None:
-        deadline = started + TEACHER_SHARE * fit.max_seconds
-    logits = teacher_logits(model, pool, deadline=deadline)
-    transfer = pool[:len(logits)]
+        fit = dataclasses.replace(fit, max_seconds=max(
+            0.0, fit.max_seconds - (time.perf_counter() - started)))
+    taught = distil_within_budget(model, train_texts, train_labels, pool, fit=fit, seed=seed,
+                                  vocabulary=vocabulary)
+    student, transfer = taught.student, pool[:taught.labelled]
     n_copies, n_made = sum(text in made for text in transfer), len(made)
     log.info("teacher sentiment v%d labelled %d of %d transfer texts (%d of %d augmented "
              "copies of training texts)", teacher.version, len(transfer), len(pool), n_copies,
              n_made)
-    if fit.max_seconds is not None:
-        fit = dataclasses.replace(fit, max_seconds=max(
-            0.0, fit.max_seconds - (time.perf_counter() - started)))
-    student = train_distilled(train_texts, train_labels, teacher_logits=labelled_logits,
-                              transfer_texts=transfer, transfer_logits=logits, seed=seed,
-                              fit=fit, vocabulary=vocabulary)
     return Distilled(student, {
         "teacher_version": teacher.version, "student_vocabulary": vocabulary,
         "n_transfer": len(transfer) - n_copies, "transfer_pool": len(pool) - n_made,

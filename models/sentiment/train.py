@@ -32,12 +32,14 @@ from models.sentiment.distil import (
     AUGMENT_COPIES,
     MASK,
     STUDENT_VOCABULARY,
+    TEACHER_SHARE,
     StudentVocabulary,
     augmented_copies,
     labelling_model,
     minilm_vocabulary,
     transfer_set,
 )
+from models.sentiment.distil import teacher_logits as labelled_by
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
 from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
@@ -334,3 +336,33 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
     metrics = fitted.metrics | {"n_transfer": float(n_transfer)}
     return TrainedSentiment("distilled", model, tokenizer, config, metrics,
                             temperature=fitted.temperature, run=fitted.result)
+
+
+@dataclass(frozen=True)
+class Taught:
+    """A distilled student and how many transfer texts its teacher labelled for it."""
+
+    student: TrainedSentiment
+    labelled: int  # the first ``labelled`` texts of the pool, in its order
+
+
+def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels: Sequence[int],
+                         pool: Sequence[str], *, fit: FitConfig = FAST_FIT, seed: int = 0,
+                         vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> Taught:
+    """The product's distillation within ``fit.max_seconds`` (None: no budget): ``teacher``
+    labels the training ``texts``, then the transfer ``pool`` in its order until
+    ``TEACHER_SHARE`` of the budget is spent (a shuffled pool makes the labelled part a uniform
+    sample); the student (``train_distilled``) trains on both in the time left. How many
+    transfer texts there are is then set by the time, not by the pool: the student always has
+    the larger share of the budget for its passes over them."""
+    started = time.perf_counter()
+    deadline = None if fit.max_seconds is None else started + TEACHER_SHARE * fit.max_seconds
+    given = soft_targets(teacher, texts)
+    extra = labelled_by(teacher, pool, deadline=deadline)
+    if fit.max_seconds is not None:
+        fit = dataclasses.replace(fit, max_seconds=max(
+            0.0, fit.max_seconds - (time.perf_counter() - started)))
+    student = train_distilled(texts, labels, teacher_logits=given,
+                              transfer_texts=pool[:len(extra)], transfer_logits=extra,
+                              seed=seed, fit=fit, vocabulary=vocabulary)
+    return Taught(student, len(extra))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from models.sentiment.distil import transfer_set
+from models.sentiment.predict import TrainedSentiment
 
 POOL = ["Shares fall", "Profit rises", "shares  FALL", "  ", "Sales flat", "Bank fined",
         "Profit rises", "Oil steady"]
@@ -64,3 +65,37 @@ def test_augmented_copies_are_masked_swapped_or_cut_neighbours_of_the_texts() ->
     assert any("[MASK]" in c for c in copies)
     assert any(len(c.split()) <= 5 for c in copies)  # n-gram cuts
     assert augmented_copies(["", "   "], copies=5, seed=0, mask="[MASK]") == []
+
+
+def _tiny_teacher(texts: list[str]) -> TrainedSentiment:
+    from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+    from models.sentiment.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(texts, vocab_size=200, min_frequency=1)
+    torch.manual_seed(0)
+    config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=16, d_model=32,
+                             n_heads=2, n_layers=1, d_ff=64, dropout=0.0)
+    return TrainedSentiment("accurate", SentimentEncoder(config).eval(), tokenizer, config)
+
+
+def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() -> None:
+    from dataclasses import replace
+
+    from models.sentiment.train import FAST_FIT, distil_within_budget
+
+    texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
+        + [f"{w} sales were flat" for w in "abcdefgh"]
+    labels = [2] * 8 + [0] * 8 + [1] * 8
+    pool = [f"{w} margins {v}" for w in "ijklmn" for v in ("grew", "shrank")]
+    teacher = _tiny_teacher(texts + pool)
+    fit = replace(FAST_FIT, max_epochs=1)
+
+    unbounded = distil_within_budget(teacher, texts, labels, pool, fit=fit, vocabulary="own")
+    assert unbounded.labelled == len(pool)
+    assert unbounded.student.metrics["n_transfer"] == len(pool)
+
+    spent = distil_within_budget(teacher, texts, labels, pool, vocabulary="own",
+                                 fit=replace(fit, max_seconds=0.0))
+    assert spent.labelled == 0  # no time for the pool: the student learns the labelled texts
+    assert spent.student.metrics["n_transfer"] == 0
+    assert spent.student.profile == "distilled"
