@@ -13,9 +13,10 @@ Distillation (Hinton et al. 2015) trains the fast model on the accurate model's 
 the training texts plus ``--transfer`` unlabelled in-domain texts (financial headlines for
 PhraseBank, inbound @SpotifyCares support tweets for the airline set; exact copies of test texts
 removed) and up to 10 augmented copies of each text the student trains on, as in the product
-(``models.sentiment.train.distillation_pool``). The teacher labels them with its int8 copy. The
-accurate run caches its soft targets (``--cache-dir``), so the distilled run of the same dataset
-and seed can follow in a separate invocation with the same ``--transfer``.
+(``models.sentiment.train.distillation_pool``). Distillation is the product's recipe
+(``models.sentiment.train.distil_within_budget``): within the run's budget (``--run-minutes``)
+the teacher's int8 copy labels transfer texts for its share of the time and the student trains
+in the rest, so the distilled profiles need the accurate one in the same run (same seed).
 
 Results accumulate: a run replaces only the (dataset, profile, seed) entries it measured, so the
 bench can be run piece by piece within a time budget.
@@ -34,12 +35,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,7 +54,6 @@ from bench.datasets import (
     load_phrasebank,
     load_support_tweets,
 )
-from models.sentiment import distil
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids, stratified_split
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
@@ -65,9 +63,9 @@ from models.sentiment.train import (
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
+    distil_within_budget,
     distillation_pool,
     train_accurate,
-    train_distilled,
     train_fast,
 )
 
@@ -105,24 +103,6 @@ def transfer_set(dataset: str, data_dir: Path, held_out: list[str], size: int | 
                              held_out=held_out, fit=FAST_FIT, seed=seed)[0]
 
 
-def teacher_targets(cache: Path, key: str, teacher: TrainedSentiment | None,
-                    texts: list[str], deadline: float | None = None) -> torch.Tensor | None:
-    """Teacher logits for ``texts`` (the first N it labelled before ``deadline``): computed and
-    cached when a teacher is given, else read from the cache an accurate run of the same
-    dataset and seed left for the same texts."""
-    digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"{key}-{digest}.pt"
-    if teacher is None and path.exists():
-        cached: torch.Tensor = torch.load(path, weights_only=True)
-        return cached
-    if teacher is None:
-        return None
-    logits = distil.teacher_logits(teacher, texts, deadline=deadline)
-    cache.mkdir(parents=True, exist_ok=True)
-    torch.save(logits, path)
-    return logits
-
-
 def _budget(fit: FitConfig, seconds: float) -> FitConfig:
     return dataclasses.replace(fit, max_seconds=seconds)
 
@@ -143,6 +123,7 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
                                 y_train, seed) if needs_transfer else []
         if needs_transfer:
             info[f"n_transfer_seed{seed}"] = len(transfer)
+        teacher: TrainedSentiment | None = None
         for profile in args.profiles:
             left = min(deadline - time.monotonic(), args.run_minutes * 60)
             if left <= 0:
@@ -170,26 +151,16 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
                 entry |= evaluate_texts(teacher, x_test, y_test) | teacher.metrics
                 int8 = evaluate_texts(quantized(teacher), x_test, y_test)  # the CPU setting
                 entry |= {f"int8_{name}": value for name, value in int8.items()}
-                key = f"{dataset}-seed{seed}"  # soft targets cached for a later distilled run
-                teacher_targets(args.cache_dir, f"{key}-train", teacher, x_train)
-                if transfer:
-                    teacher_targets(args.cache_dir, f"{key}-transfer", teacher, transfer,
-                                    deadline=time.perf_counter() + args.teacher_minutes * 60)
-            else:
-                key = f"{dataset}-seed{seed}"  # what the accurate run of this seed cached
-                soft = teacher_targets(args.cache_dir, f"{key}-train", None, x_train)
-                extra = teacher_targets(args.cache_dir, f"{key}-transfer", None, transfer) \
-                    if transfer else torch.zeros(0, 3)
-                if soft is None or extra is None:
-                    logging.warning("%s %s seed %d needs the accurate teacher: run the "
-                                    "accurate profile first (same seed)", profile, dataset, seed)
-                    continue
-                entry["transfer_texts"] = len(extra)  # what the teacher labelled in its time
-                student = train_distilled(
-                    x_train, y_train, teacher_logits=soft, transfer_texts=transfer[:len(extra)],
-                    transfer_logits=extra, seed=seed, fit=_budget(FAST_FIT, left),
+            elif teacher is None:
+                logging.warning("%s %s seed %d needs the accurate profile in the same run",
+                                profile, dataset, seed)
+                continue
+            else:  # the product's recipe: the teacher labels for its share of the budget
+                taught = distil_within_budget(
+                    teacher, x_train, y_train, transfer, seed=seed, fit=_budget(FAST_FIT, left),
                     vocabulary="minilm" if profile == "distilled-minilm" else "own")
-                entry |= evaluate_texts(student, x_test, y_test) | student.metrics
+                entry["transfer_labelled"] = taught.labelled
+                entry |= evaluate_texts(taught.student, x_test, y_test) | taught.student.metrics
             entry["wall_seconds"] = round(time.perf_counter() - start, 1)
             runs.append(entry)
             print(f"{dataset:15s} {profile:10s} seed {seed}: acc {entry['accuracy']:.4f} "
@@ -319,11 +290,7 @@ def main() -> None:
                         help="unlabelled in-domain texts for distillation: all, or a number "
                         "(0: labelled only)")
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
-    parser.add_argument("--cache-dir", type=Path,
-                        default=Path(tempfile.gettempdir()) / "sentrec-sentiment-bench")
     parser.add_argument("--max-minutes", type=float, default=60.0)
-    parser.add_argument("--teacher-minutes", type=float, default=float("inf"),
-                        help="time the accurate model may spend labelling transfer texts")
     parser.add_argument("--run-minutes", type=float, default=float("inf"),
                         help="time budget of each training run (within --max-minutes)")
     parser.add_argument("--accurate-epochs", type=int, default=ACCURATE_FIT.max_epochs)

@@ -125,12 +125,13 @@ def labelling_model(teacher: TrainedSentiment) -> SentimentClassifier:
 
 
 def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
-                   deadline: float | None = None, chunk_size: int = 512) -> torch.Tensor:
+                   deadline: float | None = None, chunk_size: int = 512,
+                   model: SentimentClassifier | None = None) -> torch.Tensor:
     """The teacher's logits (N, 3) for the first N of ``texts`` it scored before ``deadline``
-    (``time.perf_counter``; None: all of them) by ``labelling_model``, chunk by chunk, logging
-    progress."""
+    (``time.perf_counter``; None: all of them) by ``model`` (default: ``labelling_model``),
+    chunk by chunk, logging progress."""
     started = time.perf_counter()
-    model = labelling_model(teacher)
+    model = model if model is not None else labelling_model(teacher)
     found: list[torch.Tensor] = [torch.zeros(0, 3)]
     done = 0
     while done < len(texts) and (deadline is None or time.perf_counter() < deadline):

@@ -292,11 +292,14 @@ def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0
                             run=fitted.result)
 
 
-def soft_targets(teacher: TrainedSentiment, texts: Sequence[str]) -> torch.Tensor:
+def soft_targets(teacher: TrainedSentiment, texts: Sequence[str], *,
+                 model: SentimentClassifier | None = None) -> torch.Tensor:
     """The teacher's logits (N, 3) for ``texts`` (what distillation learns from), from the
-    same model that labels the transfer texts (``models.sentiment.distil.labelling_model``)."""
+    same model that labels the transfer texts (``model``, by default
+    ``models.sentiment.distil.labelling_model``)."""
     seqs = encode_for_model(teacher.tokenizer, texts, int(teacher.config.max_len))
-    return predict_logits(labelling_model(teacher), seqs, pad_id=teacher.tokenizer.pad_id)
+    labeller = model if model is not None else labelling_model(teacher)
+    return predict_logits(labeller, seqs, pad_id=teacher.tokenizer.pad_id)
 
 
 def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
@@ -357,8 +360,9 @@ def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels
     the larger share of the budget for its passes over them."""
     started = time.perf_counter()
     deadline = None if fit.max_seconds is None else started + TEACHER_SHARE * fit.max_seconds
-    given = soft_targets(teacher, texts)
-    extra = labelled_by(teacher, pool, deadline=deadline)
+    labeller = labelling_model(teacher)  # the int8 copy on CPU, built once
+    given = soft_targets(teacher, texts, model=labeller)
+    extra = labelled_by(teacher, pool, deadline=deadline, model=labeller)
     if fit.max_seconds is not None:
         fit = dataclasses.replace(fit, max_seconds=max(
             0.0, fit.max_seconds - (time.perf_counter() - started)))
