@@ -14,7 +14,7 @@ the training texts plus ``--transfer`` unlabelled in-domain texts (financial hea
 PhraseBank, inbound @SpotifyCares support tweets for the airline set; exact copies of test texts
 removed) and up to 10 augmented copies of each text the student trains on, as in the product
 (``models.sentiment.train.distillation_pool``). Distillation is the product's recipe
-(``models.sentiment.train.distil_within_budget``): within the run's budget (``--run-minutes``)
+(``models.sentiment.distil.distil_within_budget``): within the run's budget (``--run-minutes``)
 the teacher's int8 copy labels transfer texts for its share of the time and the student trains
 in the rest, so the distilled profiles need the accurate one in the same run (same seed).
 
@@ -56,6 +56,7 @@ from bench.datasets import (
 )
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids, stratified_split
+from models.sentiment.distil import distil_within_budget
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
 from models.sentiment.predict import TrainedSentiment, quantized
 from models.sentiment.train import (
@@ -63,7 +64,6 @@ from models.sentiment.train import (
     ACCURATE_PROBE,
     FAST_FIT,
     FitConfig,
-    distil_within_budget,
     distillation_pool,
     train_accurate,
     train_fast,

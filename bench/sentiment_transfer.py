@@ -12,7 +12,7 @@ surrounding space ignored) are dropped. ``--max-train`` samples the training tex
 Profiles, all in one run beside TF-IDF + LR trained on the same texts: fast, accurate (teacher)
 and distilled (the fast model taught by the accurate one of the same run, on the training texts
 plus ``--transfer`` unlabelled texts, all of them by default as in the product). Distillation is
-the product's recipe (``models.sentiment.train.distil_within_budget``): within the per-model
+the product's recipe (``models.sentiment.distil.distil_within_budget``): within the per-model
 budget the teacher's int8 copy labels the transfer texts for its share of the time, the student
 trains in the rest. ``--transfer-from source`` (default)
 takes them from the source side only: dated financial headlines for PhraseBank, SEntFiN's
@@ -62,12 +62,12 @@ from bench.datasets import (
 from bench.transfer_report import markdown, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
+from models.sentiment.distil import distil_within_budget
 from models.sentiment.evaluate import classification_metrics, evaluate_texts
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
     ACCURATE_FIT,
     FAST_FIT,
-    distil_within_budget,
     distillation_pool,
     train_accurate,
     train_fast,

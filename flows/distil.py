@@ -6,7 +6,7 @@ for. The teacher is loaded only after its file matched the sha256 the registry r
 labels the training texts, then as much of the transfer set (``storage.scores.unlabelled_texts``
 minus the held-out texts, with augmented copies of the training texts the student trains on,
 shuffled with the seed: ``models.sentiment.distil``) as ``TEACHER_SHARE`` of the time left
-allows; the student trains on both in the rest (``models.sentiment.train.distil_within_budget``,
+allows; the student trains on both in the rest (``models.sentiment.distil.distil_within_budget``,
 the recipe the benches measure).
 """
 
@@ -69,9 +69,9 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
     teacher labels every transfer text). ``vocabulary``: the student's, by default
     ``STUDENT_VOCABULARY``."""
-    from models.sentiment.distil import STUDENT_VOCABULARY
+    from models.sentiment.distil import STUDENT_VOCABULARY, distil_within_budget
     from models.sentiment.predict import load_sentiment
-    from models.sentiment.train import distil_within_budget, distillation_pool
+    from models.sentiment.train import distillation_pool
 
     started = time.perf_counter()
     vocabulary = vocabulary or STUDENT_VOCABULARY

@@ -12,12 +12,13 @@ student gains most from such unlabelled in-domain text and such copies.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -26,6 +27,9 @@ from models.sentiment.encoder import SentimentClassifier
 from models.sentiment.evaluate import predict_logits
 from models.sentiment.predict import TrainedSentiment, quantized
 from models.sentiment.tokenizer import TextTokenizer
+
+if TYPE_CHECKING:
+    from models.sentiment.train import FitConfig
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +149,48 @@ def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
         logger.info("teacher labelled %d of %d texts", done, len(texts),
                     extra={PROGRESS: ScoringProgress(done, len(texts), elapsed, max(eta, 0.0))})
     return torch.cat(found)
+
+
+def soft_targets(teacher: TrainedSentiment, texts: Sequence[str], *,
+                 model: SentimentClassifier | None = None) -> torch.Tensor:
+    """The teacher's logits (N, 3) for ``texts`` (what distillation learns from), from the
+    same model that labels the transfer texts (``model``, by default ``labelling_model``)."""
+    seqs = encode_for_model(teacher.tokenizer, texts, int(teacher.config.max_len))
+    labeller = model if model is not None else labelling_model(teacher)
+    return predict_logits(labeller, seqs, pad_id=teacher.tokenizer.pad_id)
+
+
+@dataclass(frozen=True)
+class Taught:
+    """A distilled student and how many transfer texts its teacher labelled for it."""
+
+    student: TrainedSentiment
+    labelled: int  # the first ``labelled`` texts of the pool, in its order
+
+
+def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels: Sequence[int],
+                         pool: Sequence[str], *, fit: FitConfig, seed: int = 0,
+                         vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> Taught:
+    """The product's distillation within ``fit.max_seconds`` (None: no budget): ``teacher``
+    labels the training ``texts``, then the transfer ``pool`` in its order until
+    ``TEACHER_SHARE`` of the budget is spent (a shuffled pool makes the labelled part a uniform
+    sample); the student (``models.sentiment.train.train_distilled``) trains on both in the
+    time left. How many transfer texts there are is then set by the time, not by the pool: the
+    student always has the larger share of the budget for its passes over them."""
+    from models.sentiment.train import train_distilled  # it imports this module
+
+    started = time.perf_counter()
+    deadline = None if fit.max_seconds is None else started + TEACHER_SHARE * fit.max_seconds
+    labeller = labelling_model(teacher)  # the int8 copy on CPU, built once
+    given = soft_targets(teacher, texts, model=labeller)
+    extra = teacher_logits(teacher, pool, deadline=deadline, model=labeller)
+    if fit.max_seconds is not None:
+        fit = dataclasses.replace(fit, max_seconds=max(
+            0.0, fit.max_seconds - (time.perf_counter() - started)))
+    student = train_distilled(texts, labels, teacher_logits=given,
+                              transfer_texts=pool[:len(extra)], transfer_logits=extra,
+                              seed=seed, fit=fit, vocabulary=vocabulary)
+    return Taught(student, len(extra))
 
 
 def minilm_vocabulary(width: int) -> tuple[TextTokenizer, torch.Tensor]:

@@ -32,14 +32,11 @@ from models.sentiment.distil import (
     AUGMENT_COPIES,
     MASK,
     STUDENT_VOCABULARY,
-    TEACHER_SHARE,
     StudentVocabulary,
     augmented_copies,
-    labelling_model,
     minilm_vocabulary,
     transfer_set,
 )
-from models.sentiment.distil import teacher_logits as labelled_by
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
 from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
@@ -292,16 +289,6 @@ def train_accurate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0
                             run=fitted.result)
 
 
-def soft_targets(teacher: TrainedSentiment, texts: Sequence[str], *,
-                 model: SentimentClassifier | None = None) -> torch.Tensor:
-    """The teacher's logits (N, 3) for ``texts`` (what distillation learns from), from the
-    same model that labels the transfer texts (``model``, by default
-    ``models.sentiment.distil.labelling_model``)."""
-    seqs = encode_for_model(teacher.tokenizer, texts, int(teacher.config.max_len))
-    labeller = model if model is not None else labelling_model(teacher)
-    return predict_logits(labeller, seqs, pad_id=teacher.tokenizer.pad_id)
-
-
 def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
                     teacher_logits: torch.Tensor, transfer_texts: Sequence[str] = (),
                     transfer_logits: torch.Tensor | None = None, seed: int = 0,
@@ -309,7 +296,8 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
                     distill: DistillConfig | None = None,
                     vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> TrainedSentiment:
     """The fast model taught by the accurate one: ``teacher_logits`` for ``texts`` (from
-    ``soft_targets``), plus optional unlabelled in-domain ``transfer_texts`` with theirs.
+    ``models.sentiment.distil.soft_targets``), plus optional unlabelled in-domain
+    ``transfer_texts`` with theirs.
     Validation is carved from the labelled texts only, as in ``train_fast``. ``vocabulary``
     "own" trains a tokenizer on all the texts; "minilm" uses the teacher's, with its word
     embeddings as the starting point (``models.sentiment.distil.minilm_vocabulary``)."""
@@ -340,33 +328,3 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
     return TrainedSentiment("distilled", model, tokenizer, config, metrics,
                             temperature=fitted.temperature, run=fitted.result)
 
-
-@dataclass(frozen=True)
-class Taught:
-    """A distilled student and how many transfer texts its teacher labelled for it."""
-
-    student: TrainedSentiment
-    labelled: int  # the first ``labelled`` texts of the pool, in its order
-
-
-def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels: Sequence[int],
-                         pool: Sequence[str], *, fit: FitConfig = FAST_FIT, seed: int = 0,
-                         vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> Taught:
-    """The product's distillation within ``fit.max_seconds`` (None: no budget): ``teacher``
-    labels the training ``texts``, then the transfer ``pool`` in its order until
-    ``TEACHER_SHARE`` of the budget is spent (a shuffled pool makes the labelled part a uniform
-    sample); the student (``train_distilled``) trains on both in the time left. How many
-    transfer texts there are is then set by the time, not by the pool: the student always has
-    the larger share of the budget for its passes over them."""
-    started = time.perf_counter()
-    deadline = None if fit.max_seconds is None else started + TEACHER_SHARE * fit.max_seconds
-    labeller = labelling_model(teacher)  # the int8 copy on CPU, built once
-    given = soft_targets(teacher, texts, model=labeller)
-    extra = labelled_by(teacher, pool, deadline=deadline, model=labeller)
-    if fit.max_seconds is not None:
-        fit = dataclasses.replace(fit, max_seconds=max(
-            0.0, fit.max_seconds - (time.perf_counter() - started)))
-    student = train_distilled(texts, labels, teacher_logits=given,
-                              transfer_texts=pool[:len(extra)], transfer_logits=extra,
-                              seed=seed, fit=fit, vocabulary=vocabulary)
-    return Taught(student, len(extra))

@@ -81,7 +81,8 @@ def _tiny_teacher(texts: list[str]) -> TrainedSentiment:
 def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() -> None:
     from dataclasses import replace
 
-    from models.sentiment.train import FAST_FIT, distil_within_budget
+    from models.sentiment.distil import distil_within_budget
+    from models.sentiment.train import FAST_FIT
 
     texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
         + [f"{w} sales were flat" for w in "abcdefgh"]
