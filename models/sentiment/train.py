@@ -327,4 +327,3 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
     metrics = fitted.metrics | {"n_transfer": float(n_transfer)}
     return TrainedSentiment("distilled", model, tokenizer, config, metrics,
                             temperature=fitted.temperature, run=fitted.result)
-
