@@ -50,7 +50,7 @@ STUDENT_VOCABULARY: StudentVocabulary = "minilm"
 # scored 0.7872 / 0.7450 (bench/results/sentiment_quality.md). One seed: within noise.
 AUGMENT_COPIES = 10
 # Share of a distillation's time budget the teacher may spend labelling transfer texts
-# (``models.sentiment.train.distil_within_budget``). Its int8 copy labels about 290 headlines/s
+# (``distil_within_budget``). Its int8 copy labels about 290 headlines/s
 # on one thread (89,589 texts in 311 s), so 40% of the default 8 minutes is about 55,000 texts
 # on one thread; the student's epochs over them take the rest.
 TEACHER_SHARE = 0.4
