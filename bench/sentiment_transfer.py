@@ -59,12 +59,12 @@ from bench.datasets import (
     load_support_tweets,
     sentfin_headlines,
 )
-from bench.transfer_report import markdown, summarise
+from bench.transfer_report import markdown, predictions, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
 from models.sentiment.distil import distil_within_budget
-from models.sentiment.evaluate import classification_metrics, evaluate_texts
-from models.sentiment.predict import TrainedSentiment
+from models.sentiment.evaluate import classification_metrics
+from models.sentiment.predict import TrainedSentiment, score_texts
 from models.sentiment.train import (
     ACCURATE_FIT,
     FAST_FIT,
@@ -168,6 +168,11 @@ def transfer_texts(pair: Pair, where: str, size: int | None, *, seed: int = 0) -
                              held_out=held, fit=FAST_FIT, seed=seed)[0]
 
 
+def _scored(pair: Pair, predicted: list[int]) -> dict[str, Any]:
+    """Test metrics, with the predictions the report bootstraps margins from."""
+    return classification_metrics(pair.y_test, predicted) | predictions(pair.y_test, predicted)
+
+
 def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
                     accurate_epochs: int, teacher: TrainedSentiment | None,
                     transfer: list[str]) -> tuple[dict[str, Any], TrainedSentiment | None]:
@@ -175,8 +180,7 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
     x, y = pair.x_train, pair.y_train
     if profile == "tfidf-lr":
         baseline = train_baseline(x, y, seed=seed)
-        scores = classification_metrics(pair.y_test, baseline.predict(pair.x_test).tolist())
-        return scores | {"c": baseline.c}, None
+        return _scored(pair, baseline.predict(pair.x_test).tolist()) | {"c": baseline.c}, None
     labelled: dict[str, int] = {}
     if profile == "fast":
         trained = train_fast(x, y, seed=seed, fit=replace(FAST_FIT, max_seconds=seconds))
@@ -188,7 +192,7 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         taught = distil_within_budget(teacher, x, y, transfer, seed=seed,
                                       fit=replace(FAST_FIT, max_seconds=seconds))
         trained, labelled = taught.student, {"transfer_labelled": taught.labelled}
-    scores = evaluate_texts(trained, pair.x_test, pair.y_test)
+    scores = _scored(pair, score_texts(trained, pair.x_test, top_k=0).probs.argmax(1).tolist())
     kept = {k: v for k, v in trained.metrics.items()
             if k.startswith("val_") or k in ("train_seconds", "epochs_run", "best_epoch")}
     return scores | kept | labelled, trained

@@ -7,12 +7,52 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+import numpy as np
+
+from domain.bootstrap import MarginInterval, macro_f1, paired_bootstrap
+from domain.records import SENTIMENT_LABELS
+
 MODELS = ("fast", "accurate", "distilled")
+RESAMPLES = 1000  # of the test documents, for each margin's interval
+LEVEL = 0.95
 
 
 def _mean(runs: list[dict[str, Any]], profile: str, key: str) -> float | None:
     values = [r[key] for r in runs if r["profile"] == profile]
     return statistics.fmean(values) if values else None
+
+
+def predictions(truth: list[int], predicted: list[int]) -> dict[str, str]:
+    """What a run stores to have its margins bootstrapped: the test labels and its predicted
+    classes, one digit per document."""
+    return {"truth": "".join(map(str, truth)), "predicted": "".join(map(str, predicted))}
+
+
+def _digits(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8).astype(np.int64) - ord("0")
+
+
+def margin_interval(model: list[dict[str, Any]], baseline: list[dict[str, Any]]
+                    ) -> MarginInterval | None:
+    """Paired bootstrap over the test documents of the macro-F1 margin of ``model`` over
+    ``baseline``, averaged over their seeds (each seed's model against that seed's baseline,
+    every seed on the same resample); None unless every run of both kept its predictions."""
+    by_seed = {r["seed"]: r for r in baseline}
+    if not model or any("predicted" not in r or "predicted" not in by_seed.get(r["seed"], {})
+                        for r in model):
+        return None
+    truth = _digits(model[0]["truth"])
+    pairs = [(_digits(r["predicted"]), _digits(by_seed[r["seed"]]["predicted"]))
+             for r in model]
+    k = len(SENTIMENT_LABELS)
+
+    def statistic(rows: np.ndarray) -> float:
+        found = truth[rows]
+        return statistics.fmean(macro_f1(found, a[rows], k) - macro_f1(found, b[rows], k)
+                                for a, b in pairs)
+
+    return paired_bootstrap(statistic, len(truth), resamples=RESAMPLES, level=LEVEL,
+                            unit="documents")
 
 
 def summarise(runs: list[dict[str, Any]], *, margin: float) -> list[dict[str, Any]]:
@@ -35,6 +75,12 @@ def summarise(runs: list[dict[str, Any]], *, margin: float) -> list[dict[str, An
                 row[profile]["margin"] = gain
                 row[profile]["meets_goal"] = gain >= margin if profile == "accurate" \
                     else gain > 0
+                interval = margin_interval(
+                    [r for r in mine if r["profile"] == profile],
+                    [r for r in mine if r["profile"] == "tfidf-lr"])
+                if interval is not None:
+                    row[profile]["margin_low"] = interval.low
+                    row[profile]["margin_high"] = interval.high
         rows.append(row)
     return rows
 
@@ -45,7 +91,9 @@ def _cell(row: dict[str, Any], profile: str) -> str:
         return "-"
     text = f"{found['macro_f1']:.4f} / {found['accuracy']:.4f}"
     if "margin" in found:
-        text += f" ({found['margin']:+.4f}{'' if found['meets_goal'] else ' **miss**'})"
+        span = (f", {found['margin_low']:+.4f} to {found['margin_high']:+.4f}"
+                if "margin_low" in found else "")
+        text += f" ({found['margin']:+.4f}{span}{'' if found['meets_goal'] else ' **miss**'})"
     return text
 
 
@@ -65,7 +113,10 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]], *, protocol
              protocol, "",
              "Cells: macro-F1 / accuracy on the target, mean over the seeds run; in brackets "
              f"the macro-F1 margin over TF-IDF + LR on the same training texts (goal: accurate "
-             f">= +{margin:.2f}, fast and distilled > 0; **miss** where it falls short). "
+             f">= +{margin:.2f}, fast and distilled > 0; **miss** where it falls short), then, for "
+             f"runs that kept their predictions, the margin's {LEVEL:.0%} interval from a "
+             f"paired bootstrap over the test documents ({RESAMPLES:,} resamples, seeds "
+             "averaged on each resample): a margin whose interval holds 0 is within noise. "
              "Training budgets are wall-clock (`--minutes-per-model`): on a busy machine a "
              "model trains fewer steps within them; the JSON has each run's epochs and "
              "seconds.", "",

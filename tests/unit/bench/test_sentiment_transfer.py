@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench.sentiment_transfer import Pair, prepared, transfer_texts
-from bench.transfer_report import summarise
+from bench.transfer_report import markdown, predictions, summarise
+from models.sentiment.evaluate import classification_metrics
 
 
 def pair() -> Pair:
@@ -60,3 +61,29 @@ def test_goals_are_margins_over_tfidf_on_the_same_texts() -> None:
     assert row["accurate"]["meets_goal"] is False  # +0.095 < +0.10
     assert row["distilled"]["meets_goal"] is True
     assert round(row["accurate"]["margin"], 4) == 0.095
+
+
+def scored(profile: str, seed: int, truth: list[int], predicted: list[int]) -> dict[str, Any]:
+    f1 = classification_metrics(truth, predicted)["macro_f1"]
+    return run(profile, f1) | {"seed": seed, "n_test": len(truth)} | predictions(truth, predicted)
+
+
+def test_margins_carry_a_paired_bootstrap_interval_over_the_test_documents() -> None:
+    truth = [0, 1, 2] * 100
+    baseline = [(t + 1) % 3 if i % 4 == 0 else t for i, t in enumerate(truth)]  # 75% right
+    better = [(t + 1) % 3 if i % 20 == 0 else t for i, t in enumerate(truth)]  # 95% right
+    tied = [*baseline[:296], truth[296], *baseline[297:]]  # one more document right
+    runs = [scored("tfidf-lr", 0, truth, baseline), scored("accurate", 0, truth, better),
+            scored("distilled", 0, truth, tied) | {"transfer_from": "source",
+                                                   "transfer_texts": 10},
+            scored("tfidf-lr", 1, truth, baseline), scored("accurate", 1, truth, better),
+            run("fast", 0.9)]
+    row = summarise(runs, margin=0.10)[0]
+    accurate, distilled = row["accurate"], row["distilled"]
+    assert accurate["margin_low"] > 0.10 and accurate["meets_goal"]
+    assert accurate["margin_low"] < accurate["margin"] < accurate["margin_high"]
+    assert distilled["margin"] > 0 and distilled["meets_goal"]  # above, but within noise:
+    assert distilled["margin_low"] <= 0 < distilled["margin_high"]
+    assert "margin_low" not in row["fast"]  # a run without its predictions has no interval
+    table = markdown([row], runs, protocol="p", margin=0.10)
+    assert f"({distilled['margin']:+.4f}, {distilled['margin_low']:+.4f} to " in table
