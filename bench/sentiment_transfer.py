@@ -63,8 +63,8 @@ from bench.transfer_report import markdown, predictions, summarise
 from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids
 from models.sentiment.distil import distil_within_budget
-from models.sentiment.evaluate import classification_metrics
-from models.sentiment.predict import TrainedSentiment, score_texts
+from models.sentiment.evaluate import classification_metrics, evaluate_held_out
+from models.sentiment.predict import TrainedSentiment
 from models.sentiment.train import (
     ACCURATE_FIT,
     FAST_FIT,
@@ -192,7 +192,7 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         taught = distil_within_budget(teacher, x, y, transfer, seed=seed,
                                       fit=replace(FAST_FIT, max_seconds=seconds))
         trained, labelled = taught.student, {"transfer_labelled": taught.labelled}
-    scores = _scored(pair, score_texts(trained, pair.x_test, top_k=0).probs.argmax(1).tolist())
+    scores = _scored(pair, evaluate_held_out(trained, pair.x_test, pair.y_test).predicted.tolist())
     kept = {k: v for k, v in trained.metrics.items()
             if k.startswith("val_") or k in ("train_seconds", "epochs_run", "best_epoch")}
     return scores | kept | labelled, trained
