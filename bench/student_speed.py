@@ -7,10 +7,11 @@ dynamic quantisation, through ``models.sentiment.predict.score_texts`` (tokenise
 length-bucketed batches, probabilities, top-5 highlights). Speed does not depend on what the
 weights learnt, so the students have their trained shapes with fresh weights: "own" with a
 WordPiece vocabulary trained on the PhraseBank training portion (4,000 ids), "minilm" with
-MiniLM's (30,522 ids) and PCA-initialised embeddings; ``--model`` / ``--sha256`` add a saved
-artifact. Pipelines not started within ``--max-minutes`` are left out. Each pipeline is timed as
-the best of ``--repeats`` runs after a warm-up on 500 texts. The machine is shared, so each rate
-is also given as a multiple of TF-IDF + LR's.
+MiniLM's (30,522 ids) and PCA-initialised embeddings, and the latter with its lexical member
+(``models.sentiment.lexical``: the product's distilled model); ``--model`` / ``--sha256`` add
+a saved artifact. Pipelines not started within ``--max-minutes`` are left out. Each pipeline is
+timed as the best of ``--repeats`` runs after a warm-up on 500 texts. The machine is shared, so
+each rate is also given as a multiple of TF-IDF + LR's.
 
     python -m bench.student_speed [--threads 2] [--repeats 3] [--max-minutes 10]
         [--data-dir ../shared/data]
@@ -37,6 +38,7 @@ from models.sentiment.baseline import train_baseline
 from models.sentiment.data import label_ids, stratified_split
 from models.sentiment.distil import minilm_vocabulary
 from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.lexical import BUCKETS, LexicalBag
 from models.sentiment.predict import TrainedSentiment, load_sentiment, quantized, score_texts
 from models.sentiment.tokenizer import train_tokenizer
 
@@ -56,6 +58,11 @@ def students(x_train: list[str], args: argparse.Namespace) -> dict[str, TrainedS
                 model.tokens.weight.copy_(table)
         found[f"student ({name} vocabulary)"] = TrainedSentiment("distilled", model, tokenizer,
                                                                  config)
+    mixed = SentimentEncoder(SentimentConfig(vocab_size=wordpiece.vocab_size)).eval()
+    mixed.load_state_dict(found["student (minilm vocabulary)"].model.state_dict())
+    mixed.attach_lexical(LexicalBag(wordpiece.vocab_size, BUCKETS, wordpiece.pad_id), mix=0.5)
+    found["student (minilm vocabulary) + lexical"] = TrainedSentiment(
+        "distilled", mixed.eval(), wordpiece, mixed.config)
     if args.model:
         found[f"saved {args.model.name}"] = load_sentiment(args.model, sha256=args.sha256)
     return found

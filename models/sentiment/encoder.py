@@ -17,6 +17,7 @@ from torch import nn
 
 from domain.records import SENTIMENT_LABELS
 from models.layers import init_weights
+from models.sentiment.lexical import LexicalBag, mixed_logits
 
 
 class SelfAttention(nn.Module):
@@ -129,10 +130,15 @@ class SentimentConfig:
     # sets are small (0.3 beat 0.1 and 0.2 on PhraseBank 50Agree validation macro-F1)
     n_classes: int = len(SENTIMENT_LABELS)  # negative, neutral, positive
     pad_id: int = 0  # [PAD] is id 0 in every sentrec tokenizer
+    lexical_buckets: int = 0  # hashed word-piece pairs of the lexical member; 0: none
+    # (``models.sentiment.lexical``; attached after the encoder is trained)
 
 
 class SentimentEncoder(SentimentClassifier):
-    """Token + learned position embeddings -> pre-norm blocks -> attention pooling -> 3 classes."""
+    """Token + learned position embeddings -> pre-norm blocks -> attention pooling -> 3 classes,
+    mixed with a lexical member's when the config has one (``attach_lexical``)."""
+
+    mix: torch.Tensor  # encoder's share of the logits (buffer), with a lexical member only
 
     def __init__(self, config: SentimentConfig) -> None:
         super().__init__()
@@ -147,6 +153,17 @@ class SentimentEncoder(SentimentClassifier):
         self.pool = AttentionPool(config.d_model)
         self.head = nn.Linear(config.d_model, config.n_classes)
         self.apply(init_weights)
+        self.lexical: LexicalBag | None = None
+        if config.lexical_buckets:
+            self.attach_lexical(LexicalBag(config.vocab_size, config.lexical_buckets,
+                                           config.pad_id), mix=1.0)
+
+    def attach_lexical(self, bag: LexicalBag, *, mix: float) -> None:
+        """Mix ``bag``'s logits into the encoder's with weight ``1 - mix``."""
+        self.lexical = bag
+        self.register_buffer("mix", torch.tensor(float(mix)))
+        self.config = SentimentConfig(**{**self.config.__dict__,
+                                         "lexical_buckets": bag.buckets})
 
     def classify(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         length = ids.shape[1]  # ids (B, T)
@@ -158,4 +175,7 @@ class SentimentEncoder(SentimentClassifier):
         for block in self.blocks:
             x = block(x, mask)
         pooled, weights = self.pool(self.norm(x), mask)  # (B, C), (B, T)
-        return self.head(self.dropout(pooled)), weights  # (B, 3), (B, T)
+        logits = self.head(self.dropout(pooled))  # (B, 3)
+        if self.lexical is not None:
+            logits = mixed_logits(logits, self.lexical(ids, mask), self.mix)
+        return logits, weights  # (B, 3), (B, T)

@@ -6,7 +6,10 @@ pushed, and attention weights are a poor guide to what a prediction rests on (Ja
 each token with its share of the change in the explained output between a baseline (every
 content token replaced by [PAD], [CLS]/[SEP] kept) and the text; the shares add up to that
 change (completeness). Gradient x input is the one-pass approximation. Both come from Captum,
-on the embedding layer, so word-piece ids never need to be differentiable.
+on the embedding layer, so word-piece ids never need to be differentiable. A fast model with a
+lexical member (``models.sentiment.lexical``) is attributed on its per-occurrence rows as well,
+along the same path (baseline: no rows), so its words' share is counted too; a word-piece pair's
+credit is split between its two pieces.
 
 The explained output is the log-odds of one class against the other two,
 ``logit_c - logsumexp(other logits) = log p_c / (1 - p_c)``: unbounded, so a document scored
@@ -24,6 +27,7 @@ them in the top five, but a reader cannot act on them.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -112,15 +116,29 @@ def token_attributions(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
     from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
 
     model.eval()
-    forward, layer = log_odds(model, target), embedding_layer(model)
-    if method is Attribution.INTEGRATED_GRADIENTS:
-        found = LayerIntegratedGradients(forward, layer).attribute(
-            ids, baselines=baseline, additional_forward_args=(mask,), n_steps=steps,
-            internal_batch_size=max(1, 8192 // ids.shape[1]))  # ~8k tokens a pass
-    else:
-        found = LayerGradientXActivation(forward, layer).attribute(
-            ids, additional_forward_args=(mask,))
-    scores: torch.Tensor = found.sum(dim=-1).detach()  # (B, T)
+    forward, layers = log_odds(model, target), [embedding_layer(model)]
+    lexical = model.lexical if isinstance(model, SentimentEncoder) else None
+    if lexical is not None:
+        layers.append(lexical.terms)  # the lexical member's rows: its logits are linear in them
+    with warnings.catch_warnings():
+        # Captum warns that one layer must not be computed from another: the lexical rows come
+        # from the ids, never from the embeddings
+        warnings.filterwarnings("ignore", message="Multiple layers provided")
+        if method is Attribution.INTEGRATED_GRADIENTS:
+            found = LayerIntegratedGradients(forward, layers).attribute(
+                ids, baselines=baseline, additional_forward_args=(mask,), n_steps=steps,
+                internal_batch_size=max(1, 8192 // ids.shape[1]))  # ~8k tokens a pass
+        else:
+            found = LayerGradientXActivation(forward, layers).attribute(
+                ids, additional_forward_args=(mask,))
+    scores: torch.Tensor = found[0].sum(dim=-1).detach()  # (B, T)
+    if lexical is not None:
+        terms = found[1].sum(dim=-1).detach()  # (B, 2T - 1): the T pieces, then the pairs
+        length = ids.shape[1]
+        pairs = terms[:, length:] / 2  # a pair's credit goes half to each of its pieces
+        scores = scores + terms[:, :length]
+        scores[:, :-1] += pairs
+        scores[:, 1:] += pairs
     return scores * mask
 
 

@@ -39,6 +39,7 @@ from models.sentiment.distil import (
 )
 from models.sentiment.encoder import SentimentClassifier, SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import classification_metrics, predict_logits
+from models.sentiment.lexical import BUCKETS, LEXICAL_SHARE, LexicalBag, fit_lexical
 from models.sentiment.minilm import AccurateConfig, build_accurate, encoder_config
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
@@ -232,6 +233,36 @@ def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[s
     return Fitted(result, metrics, temperature)
 
 
+def _add_lexical(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequence[str],
+                 labels: Sequence[int], *, fit: FitConfig, seed: int, fitted: Fitted,
+                 deadline: float | None) -> Fitted:
+    """Attach the lexical member (``models.sentiment.lexical``), fitted on the rows the encoder
+    trained on and mixed on its validation carve, then refit the temperature of the mix there.
+    Without a validation carve, a class among the training rows or time before ``deadline``
+    the encoder stays alone."""
+    kept, held = _carve(labels, fit=fit, seed=seed)
+    if not held or len({labels[i] for i in kept}) < model.config.n_classes:
+        logger.info("no lexical member: the labelled texts are too few to fit and mix it")
+        return fitted
+    seqs = encode_for_model(tokenizer, texts, model.config.max_len)
+    val_seqs, val_labels = [seqs[i] for i in held], [labels[i] for i in held]
+    encoder_val = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id)
+    bag = LexicalBag(model.config.vocab_size, BUCKETS, tokenizer.pad_id)
+    found = fit_lexical(bag, [seqs[i] for i in kept], [labels[i] for i in kept], val_seqs,
+                        val_labels, encoder_val, seed=seed, deadline=deadline)
+    if found is None:
+        return fitted
+    model.attach_lexical(found.bag, mix=found.mix)
+    val_logits = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id)
+    val = classification_metrics(val_labels, val_logits.argmax(1).tolist())
+    temperature = fit_temperature(val_logits, torch.tensor(val_labels))
+    alone = classification_metrics(val_labels, encoder_val.argmax(1).tolist())["macro_f1"]
+    metrics = fitted.metrics | {f"val_{k}": v for k, v in val.items()} | {
+        "val_encoder_macro_f1": alone, "lexical_mix": found.mix, "lexical_c": found.c,
+        "temperature": temperature}
+    return Fitted(fitted.result, metrics, temperature)
+
+
 def _fast_model(config: SentimentConfig, seed: int) -> SentimentEncoder:
     """A fresh fast model; seeding first makes the initial weights part of the seeded run."""
     seed_everything(seed)
@@ -321,9 +352,14 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
         assert transfer_logits is not None
         logits = torch.cat([teacher_logits, transfer_logits])
     all_labels = [*labels, *([-100] * n_transfer)]
+    encoder_deadline = deadline  # the lexical member's fit gets the last LEXICAL_SHARE
+    if deadline is not None and fit.max_seconds is not None:
+        encoder_deadline = deadline - LEXICAL_SHARE * fit.max_seconds
     fitted = _fit(model, tokenizer, all_texts, all_labels, max_len=config.max_len, fit=fit,
-                  seed=seed, deadline=deadline, teacher_logits=logits,
+                  seed=seed, deadline=encoder_deadline, teacher_logits=logits,
                   distill=distill or DistillConfig())
+    fitted = _add_lexical(model, tokenizer, texts, labels, fit=fit, seed=seed, fitted=fitted,
+                          deadline=deadline)
     metrics = fitted.metrics | {"n_transfer": float(n_transfer)}
-    return TrainedSentiment("distilled", model, tokenizer, config, metrics,
+    return TrainedSentiment("distilled", model, tokenizer, model.config, metrics,
                             temperature=fitted.temperature, run=fitted.result)

@@ -82,6 +82,8 @@ def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() 
     from dataclasses import replace
 
     from models.sentiment.distil import distil_within_budget
+    from models.sentiment.encoder import SentimentEncoder
+    from models.sentiment.lexical import BUCKETS
     from models.sentiment.train import FAST_FIT
 
     texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
@@ -94,9 +96,14 @@ def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() 
     unbounded = distil_within_budget(teacher, texts, labels, pool, fit=fit, vocabulary="own")
     assert unbounded.labelled == len(pool)
     assert unbounded.student.metrics["n_transfer"] == len(pool)
+    student = unbounded.student  # with time left, a lexical member mixed on validation
+    assert isinstance(student.model, SentimentEncoder) and student.model.lexical is not None
+    assert student.config.lexical_buckets == BUCKETS
+    assert student.metrics["lexical_mix"] == float(student.model.mix)
 
     spent = distil_within_budget(teacher, texts, labels, pool, vocabulary="own",
                                  fit=replace(fit, max_seconds=0.0))
     assert spent.labelled == 0  # no time for the pool: the student learns the labelled texts
     assert spent.student.metrics["n_transfer"] == 0
     assert spent.student.profile == "distilled"
+    assert spent.student.config.lexical_buckets == 0  # no time for it either

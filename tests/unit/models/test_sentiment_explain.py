@@ -14,6 +14,7 @@ from models.sentiment.explain import (
     token_attributions,
     top_words,
 )
+from models.sentiment.lexical import LexicalBag
 from models.sentiment.minilm import build_accurate
 from models.sentiment.predict import TrainedSentiment
 from models.sentiment.tokenizer import train_tokenizer
@@ -25,7 +26,7 @@ TINY_BERT = {"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1,
              "num_attention_heads": 2, "intermediate_size": 64, "vocab_size": 30522}
 
 
-def _fast(max_len: int = 32) -> TrainedSentiment:
+def _fast(max_len: int = 32, *, lexical: bool = False) -> TrainedSentiment:
     tokenizer = train_tokenizer(CORPUS[:3] * 3, vocab_size=120, min_frequency=1)
     config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=max_len, d_model=16,
                              n_heads=2, n_layers=1, d_ff=32, dropout=0.0)
@@ -34,7 +35,17 @@ def _fast(max_len: int = 32) -> TrainedSentiment:
     with torch.no_grad():  # a head that separates classes, so attributions are not all ~0
         model.pool.query.normal_()
         model.head.weight.normal_()
-    return TrainedSentiment("fast", model.eval(), tokenizer, config)
+    if lexical:  # half of the logits from a lexical member with weights on every feature
+        bag = LexicalBag(tokenizer.vocab_size, 32, tokenizer.pad_id)
+        with torch.no_grad():
+            bag.weight.weight.normal_()
+            bag.idf.uniform_(1.0, 3.0)
+        model.attach_lexical(bag, mix=0.5)
+    return TrainedSentiment("fast", model.eval(), tokenizer, model.config)
+
+
+def _profile(name: str) -> TrainedSentiment:
+    return _accurate() if name == "accurate" else _fast(lexical=name == "fast-lexical")
 
 
 def _accurate() -> TrainedSentiment:
@@ -58,10 +69,10 @@ def test_word_pieces_add_up_into_the_word_a_reader_sees() -> None:
     assert len(scores.pieces[scores.words.index("unprofitable")]) > 3
 
 
-@pytest.mark.parametrize("profile", ["fast", "accurate"])
+@pytest.mark.parametrize("profile", ["fast", "fast-lexical", "accurate"])
 def test_placeholders_mentions_urls_numbers_and_punctuation_are_never_shown(
         profile: str) -> None:
-    trained = _fast() if profile == "fast" else _accurate()
+    trained = _profile(profile)
     text = CORPUS[2] + " 13.5 %"
     scores = explain_texts(trained, [text], steps=8)[0]
     shown = {w for w, s in zip(scores.words, scores.shown, strict=True) if s}
@@ -77,9 +88,9 @@ def test_text_words_takes_spans_from_token_offsets() -> None:
     assert words.pieces == [[0, 1, 2], [3], [5]]
 
 
-@pytest.mark.parametrize("profile", ["fast", "accurate"])
+@pytest.mark.parametrize("profile", ["fast", "fast-lexical", "accurate"])
 def test_integrated_gradients_add_up_to_the_change_in_log_odds(profile: str) -> None:
-    trained = _fast() if profile == "fast" else _accurate()
+    trained = _profile(profile)
     tokenizer = trained.tokenizer
     ids = torch.tensor([tokenizer.frame(tokenizer.encode(CORPUS[1]).ids)])
     mask = torch.ones_like(ids, dtype=torch.bool)

@@ -1,0 +1,138 @@
+"""The fast model's lexical member: what it computes, how it is fitted, saved and explained."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.sentiment.data import pad_batch
+from models.sentiment.encoder import SentimentConfig, SentimentEncoder
+from models.sentiment.explain import Attribution, explain_texts, top_words
+from models.sentiment.lexical import (
+    MIX_GRID,
+    LexicalBag,
+    design_matrix,
+    fit_lexical,
+    mixed_logits,
+)
+from models.sentiment.predict import TrainedSentiment, load_sentiment, save_sentiment, score_texts
+from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
+
+POSITIVE = ["great crew and a smooth flight", "the staff were great thanks",
+            "smooth boarding great seats", "thanks for a smooth trip"]
+NEGATIVE = ["lost my bag again awful", "delayed three hours awful service",
+            "awful seats and lost luggage", "flight delayed and bag lost"]
+NEUTRAL = ["which gate does the flight leave from", "is the lounge open on sunday",
+           "what time does boarding start", "does the fare include a bag"]
+TEXTS = POSITIVE + NEGATIVE + NEUTRAL
+LABELS = [2] * 4 + [0] * 4 + [1] * 4
+
+
+@pytest.fixture
+def tokenizer() -> TextTokenizer:
+    return train_tokenizer(TEXTS * 3, vocab_size=200, min_frequency=1)
+
+
+def _ids(tokenizer: TextTokenizer, texts: list[str]) -> list[list[int]]:
+    return [tokenizer.encode(t).ids for t in texts]
+
+
+def _bag(tokenizer: TextTokenizer, *, buckets: int = 64) -> LexicalBag:
+    torch.manual_seed(0)
+    bag = LexicalBag(tokenizer.vocab_size, buckets, tokenizer.pad_id)
+    with torch.no_grad():
+        bag.weight.weight.normal_()
+        bag.idf.uniform_(1.0, 3.0)
+    return bag
+
+
+def test_a_texts_logits_are_what_the_fitted_matrix_gives_whatever_it_is_batched_with(
+        tokenizer: TextTokenizer) -> None:
+    bag = _bag(tokenizer)
+    seqs = _ids(tokenizer, ["lost bag", TEXTS[0], "awful awful awful"])
+    ids, mask = pad_batch(seqs, tokenizer.pad_id)
+    batched = bag(ids, mask)
+    alone = torch.cat([bag(*pad_batch([s], tokenizer.pad_id)) for s in seqs])
+    torch.testing.assert_close(batched, alone)  # padding adds no feature, not even a pair
+    matrix = design_matrix(bag, seqs)
+    expected = matrix @ bag.weight.weight.detach().double().numpy() + bag.bias.detach().numpy()
+    np.testing.assert_allclose(batched.detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+    rows = matrix.toarray()
+    np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-6)
+    # a repeated word is one feature counted three times, and its two pairs are one pair twice
+    assert (rows[2] > 0).sum() == 2
+
+
+def test_fitting_learns_the_words_and_keeps_the_mix_best_on_validation(
+        tokenizer: TextTokenizer) -> None:
+    bag = LexicalBag(tokenizer.vocab_size, 64, tokenizer.pad_id)
+    val = ["awful crew lost my bag", "great smooth flight", "which gate for boarding"]
+    uninformed = torch.zeros(3, 3)  # an encoder that knows nothing
+    found = fit_lexical(bag, _ids(tokenizer, TEXTS), LABELS, _ids(tokenizer, val), [0, 2, 1],
+                        uninformed, seed=0)
+    assert found.mix in MIX_GRID and found.mix < 1.0  # the lexical member carries the mix
+    ids, mask = pad_batch(_ids(tokenizer, TEXTS + val), tokenizer.pad_id)
+    assert bag(ids, mask).argmax(1).tolist() == [*LABELS, 0, 2, 1]
+    (awful,) = tokenizer.encode("awful").ids  # in 3 of the 12 training texts
+    assert float(bag.idf[awful]) == pytest.approx(1 + np.log(13 / 4))  # smoothed, as sklearn
+    lexical = bag(*pad_batch(_ids(tokenizer, val), tokenizer.pad_id)).detach()
+    best = torch.nn.functional.cross_entropy(
+        mixed_logits(uninformed, lexical, found.mix), torch.tensor([0, 2, 1]))
+    assert float(best) == pytest.approx(found.val_nll, rel=1e-5)
+
+
+def test_without_time_left_only_the_encoder_is_kept(tokenizer: TextTokenizer) -> None:
+    bag = LexicalBag(tokenizer.vocab_size, 64, tokenizer.pad_id)
+    found = fit_lexical(bag, _ids(tokenizer, TEXTS), LABELS, _ids(tokenizer, TEXTS[:3]),
+                        LABELS[:3], torch.zeros(3, 3), seed=0,
+                        deadline=time.perf_counter() - 1.0)
+    assert found is None
+
+
+def _mixed(tokenizer: TextTokenizer, *, mix: float) -> TrainedSentiment:
+    config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=16, d_model=16, n_heads=2,
+                             n_layers=1, d_ff=32, dropout=0.0)
+    torch.manual_seed(0)
+    model = SentimentEncoder(config)
+    model.attach_lexical(_bag(tokenizer), mix=mix)
+    return TrainedSentiment("distilled", model.eval(), tokenizer, model.config)
+
+
+def test_a_mixed_model_is_saved_and_loaded_with_its_lexical_member(
+        tokenizer: TextTokenizer, tmp_path: Path) -> None:
+    trained = _mixed(tokenizer, mix=0.3)
+    assert trained.config.lexical_buckets == 64
+    before = score_texts(trained, TEXTS, top_k=0).probs
+    sha = save_sentiment(trained, tmp_path / "model.pt")
+    loaded = load_sentiment(tmp_path / "model.pt", sha256=sha)
+    assert isinstance(loaded.model, SentimentEncoder) and loaded.model.lexical is not None
+    assert float(loaded.model.mix) == pytest.approx(0.3)
+    np.testing.assert_allclose(score_texts(loaded, TEXTS, top_k=0).probs, before, rtol=1e-6)
+    encoder_alone = SentimentEncoder(loaded.model.config.__class__(
+        **{**loaded.model.config.__dict__, "lexical_buckets": 0}))
+    encoder_alone.load_state_dict({k: v for k, v in loaded.model.state_dict().items()
+                                   if not k.startswith("lexical.") and k != "mix"})
+    ids, mask = pad_batch(_ids(tokenizer, TEXTS), tokenizer.pad_id)
+    assert not torch.allclose(encoder_alone.eval()(ids, mask), loaded.model(ids, mask))
+
+
+@pytest.mark.parametrize("method", list(Attribution))
+def test_words_the_lexical_member_weighs_are_credited(tokenizer: TextTokenizer,
+                                                      method: Attribution) -> None:
+    trained = _mixed(tokenizer, mix=0.0)  # the encoder has no say: only the lexical member
+    bag = trained.model.lexical
+    assert bag is not None
+    with torch.no_grad():
+        bag.weight.weight.zero_()
+        bag.idf.fill_(1.0)
+        for piece in tokenizer.encode("awful").ids:
+            bag.weight.weight[piece] = torch.tensor([4.0, 0.0, 0.0])  # pushes to negative
+    words = explain_texts(trained, ["the crew was awful today"], method=method, steps=64)[0]
+    assert [w for w, _ in top_words(words)] == ["awful"]
+    credited = dict(zip(words.words, words.scores, strict=True))
+    assert credited["awful"] > 0
+    assert all(credited[w] <= 0 for w in ("crew", "today"))
