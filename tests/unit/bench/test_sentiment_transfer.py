@@ -87,3 +87,13 @@ def test_margins_carry_a_paired_bootstrap_interval_over_the_test_documents() -> 
     assert "margin_low" not in row["fast"]  # a run without its predictions has no interval
     table = markdown([row], runs, protocol="p", margin=0.10)
     assert f"({distilled['margin']:+.4f}, {distilled['margin_low']:+.4f} to " in table
+
+
+def test_a_margin_compares_each_seed_with_the_baseline_of_the_same_seed() -> None:
+    runs = [run("tfidf-lr", 0.70) | {"seed": 0}, run("tfidf-lr", 0.60) | {"seed": 1},
+            run("distilled", 0.72) | {"seed": 0}, run("accurate", 0.75) | {"seed": 0},
+            run("accurate", 0.64) | {"seed": 1}]
+    row = summarise(runs, margin=0.10)[0]
+    assert round(row["tfidf-lr"]["macro_f1"], 4) == 0.65  # the baseline's cell: all its seeds
+    assert round(row["distilled"]["margin"], 4) == 0.02  # seed 0 against seed 0, not 0.65
+    assert round(row["accurate"]["margin"], 4) == 0.045  # (0.05 + 0.04) / 2
