@@ -46,7 +46,7 @@ PRIMARY_METRIC = "macro_f1"
 PROFILES = tuple(SentimentProfile)
 # What the training run itself adds to the held-out metrics of a version (models.sentiment.train)
 RUN_METRICS = ("val_macro_f1", "val_accuracy", "best_epoch", "epochs_run", "steps",
-               "train_seconds", "temperature")
+               "train_seconds", "temperature", "lexical_mix", "val_encoder_macro_f1")
 MIN_LABELLED = 30  # fewer labelled documents cannot fill a stratified 80/20 split of 3 classes
 
 

@@ -53,6 +53,10 @@ def train_sentiment(
               f"{params['transfer_pool']:,}",
               "augmented copies labelled": f"{params.get('n_augmented', 0):,} of "
               f"{params.get('augmented_pool', 0):,}"} if "teacher_version" in params else {}
+    if "lexical_mix" in m:  # models.sentiment.lexical
+        taught["lexical member's share"] = (
+            f"{1 - m['lexical_mix']:.2f} (encoder alone: validation macro-F1 "
+            f"{m['val_encoder_macro_f1']:.4f})")
     console.print(run_table(f"sentiment v{result.version.version} ({params['profile']})", {
         **taught,
         "epochs run": f"{m['epochs_run']:g}", "best epoch": f"{m['best_epoch']:g}",

@@ -54,10 +54,12 @@ def test_fast_profile_is_distilled_from_the_accurate_version(
     output = " ".join(distilled.output.replace("│", " ").split())  # table cells as words
     assert "sentiment v2 (distilled)" in output and "teacher sentiment v1" in output, output
     assert "transfer texts labelled 12 of 12" in output, output
+    assert "lexical member's share" in output, output
 
     alone = runner.invoke(app, ["train", "sentiment", "--epochs", "1", "--no-teacher"])
     assert alone.exit_code == 0, alone.output
     assert "sentiment v3 (fast)" in alone.output and "teacher" not in alone.output
+    assert "lexical member" not in alone.output
 
     versions = {v.version: v.params for v in list_versions(engine=ready_engine(Settings()),
                                                           name="sentiment")}
