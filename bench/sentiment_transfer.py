@@ -194,7 +194,8 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         trained, labelled = taught.student, {"transfer_labelled": taught.labelled}
     scores = _scored(pair, evaluate_held_out(trained, pair.x_test, pair.y_test).predicted.tolist())
     kept = {k: v for k, v in trained.metrics.items()
-            if k.startswith("val_") or k in ("train_seconds", "epochs_run", "best_epoch")}
+            if k.startswith("val_") or k in ("train_seconds", "epochs_run", "best_epoch",
+                                             "lexical_mix", "lexical_c")}
     return scores | kept | labelled, trained
 
 
