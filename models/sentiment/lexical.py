@@ -7,10 +7,9 @@ after the encoder, by scikit-learn's logistic regression on the encoder's own tr
 and the mix weight and its regularisation are chosen on the encoder's validation carve; the
 encoder is never trained through it (Cheng et al. 2016's wide & deep, but fitted apart: a
 hashed n-gram path trained jointly with the student lowered held-out airline macro-F1 by 0.007
-to 0.015). With each airline held
-out in turn (``bench.sentiment_transfer``, 6 minutes per model) the distilled model with it
-scored +0.001 to +0.036 macro-F1 over TF-IDF + LR, where the student alone had scored -0.015
-to +0.033 (README, "Distilling the fast sentiment model").
+to 0.015). With each airline held out in turn (``bench.sentiment_transfer``, 6 minutes per
+model) the distilled model with it scored +0.001 to +0.036 macro-F1 over TF-IDF + LR, where the
+student alone had scored -0.015 to +0.033 (README, "Distilling the fast sentiment model").
 
 Features are the text's content word pieces (the encoder's own ids, so nothing is tokenised
 twice) and each adjacent pair of them hashed into ``buckets`` slots after the vocabulary; a
@@ -142,12 +141,9 @@ def fit_lexical(bag: LexicalBag, train: Sequence[list[int]], train_labels: Seque
     if deadline is not None and time.perf_counter() >= deadline:
         return None
 
-    counts = np.zeros(bag.vocab_size + bag.buckets)
-    for start in range(0, len(train), 512):
-        ids, mask = pad_batch(train[start:start + 512], bag.pad_id)
-        found, present = bag.features(ids, mask)
-        for row, keep in zip(found, present > 0, strict=True):
-            counts[np.unique(row[keep].numpy())] += 1  # document frequency
+    with torch.no_grad():
+        bag.idf.fill_(1.0)  # every present feature a non-zero entry: the matrix gives its texts
+    counts = np.bincount(design_matrix(bag, train).indices, minlength=len(bag.idf))
     idf = np.log((1 + len(train)) / (1 + counts)) + 1  # scikit-learn's smoothed idf
     with torch.no_grad():
         bag.idf.copy_(torch.from_numpy(idf).float())
