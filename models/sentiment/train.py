@@ -236,10 +236,7 @@ def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[s
 def _add_lexical(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequence[str],
                  labels: Sequence[int], *, fit: FitConfig, seed: int, fitted: Fitted,
                  deadline: float | None) -> Fitted:
-    """Attach the lexical member (``models.sentiment.lexical``), fitted on the rows the encoder
-    trained on and mixed on its validation carve, then refit the temperature of the mix there.
-    Without a validation carve, a class among the training rows or time before ``deadline``
-    the encoder stays alone."""
+    """Attach a lexical member (``models.sentiment.lexical``) if the data and time allow."""
     kept, held = _carve(labels, fit=fit, seed=seed)
     if not held or len({labels[i] for i in kept}) < model.config.n_classes:
         logger.info("no lexical member: the labelled texts are too few to fit and mix it")
@@ -255,12 +252,11 @@ def _add_lexical(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Seque
     model.attach_lexical(found.bag, mix=found.mix)
     val_logits = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id)
     val = classification_metrics(val_labels, val_logits.argmax(1).tolist())
-    temperature = fit_temperature(val_logits, torch.tensor(val_labels))
     alone = classification_metrics(val_labels, encoder_val.argmax(1).tolist())["macro_f1"]
-    metrics = fitted.metrics | {f"val_{k}": v for k, v in val.items()} | {
+    t = fit_temperature(val_logits, torch.tensor(val_labels))
+    return Fitted(fitted.result, fitted.metrics | {f"val_{k}": v for k, v in val.items()} | {
         "val_encoder_macro_f1": alone, "lexical_mix": found.mix, "lexical_c": found.c,
-        "temperature": temperature}
-    return Fitted(fitted.result, metrics, temperature)
+        "temperature": t}, t)
 
 
 def _fast_model(config: SentimentConfig, seed: int) -> SentimentEncoder:
@@ -352,9 +348,8 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
         assert transfer_logits is not None
         logits = torch.cat([teacher_logits, transfer_logits])
     all_labels = [*labels, *([-100] * n_transfer)]
-    encoder_deadline = deadline  # the lexical member's fit gets the last LEXICAL_SHARE
-    if deadline is not None and fit.max_seconds is not None:
-        encoder_deadline = deadline - LEXICAL_SHARE * fit.max_seconds
+    lexical_seconds = LEXICAL_SHARE * (fit.max_seconds or 0.0)  # the budget's last share
+    encoder_deadline = None if deadline is None else deadline - lexical_seconds
     fitted = _fit(model, tokenizer, all_texts, all_labels, max_len=config.max_len, fit=fit,
                   seed=seed, deadline=encoder_deadline, teacher_logits=logits,
                   distill=distill or DistillConfig())

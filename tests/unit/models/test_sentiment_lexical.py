@@ -70,7 +70,7 @@ def test_a_texts_logits_are_what_the_fitted_matrix_gives_whatever_it_is_batched_
 def test_fitting_learns_the_words_and_keeps_the_mix_best_on_validation(
         tokenizer: TextTokenizer) -> None:
     bag = LexicalBag(tokenizer.vocab_size, 64, tokenizer.pad_id)
-    val = ["awful crew lost my bag", "great smooth flight", "which gate for boarding"]
+    val = ["awful delayed bag lost", "great smooth thanks", "which gate is the lounge open"]
     uninformed = torch.zeros(3, 3)  # an encoder that knows nothing
     found = fit_lexical(bag, _ids(tokenizer, TEXTS), LABELS, _ids(tokenizer, val), [0, 2, 1],
                         uninformed, seed=0)
