@@ -4,8 +4,7 @@ Each profile function takes the training portion of a split (texts + label ids),
 stratified validation set from it (the test split is never seen), trains with class-weighted
 cross-entropy on length-bucketed batches, stops early on validation macro-F1 and returns a
 ``TrainedSentiment``. Runs are seeded: the same inputs and seed give the same weights on CPU.
-Also here: the distillation loss that teaches the fast model from the accurate one (Hinton et
-al. 2015).
+Also here: the loss that distils the accurate model into the fast one (Hinton et al. 2015).
 """
 
 from __future__ import annotations
@@ -53,8 +52,7 @@ class FitConfig:
     """How one profile is trained (the model's shape is its own config)."""
 
     batch_size: int = 32  # small batches suit 3-12k examples; also the CPU sweet spot
-    lr: float = 3e-4  # AdamW peak for the small model trained from scratch (1e-3 and 5e-4
-    # overfit within 3-5 epochs on PhraseBank)
+    lr: float = 3e-4  # AdamW peak from scratch (1e-3, 5e-4 overfit PhraseBank in 3-5 epochs)
     max_epochs: int = 40  # upper bound; early stopping ends sooner
     patience: int = 6  # validations without a better macro-F1 before stopping
     evals_per_epoch: int = 1  # validations per pass over the data: fine-tuning peaks early
@@ -233,11 +231,19 @@ def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[s
     return Fitted(result, metrics, temperature)
 
 
-def _add_lexical(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequence[str],
-                 labels: Sequence[int], *, fit: FitConfig, seed: int, fitted: Fitted,
-                 deadline: float | None) -> Fitted:
-    """Attach a lexical member (``models.sentiment.lexical``) if the data and time allow."""
-    kept, held = _carve(labels, fit=fit, seed=seed)
+def _fit_mixed(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequence[str],
+               labels: Sequence[int], *, fit: FitConfig, seed: int, deadline: float | None,
+               teacher_logits: torch.Tensor | None = None,
+               distill: DistillConfig | None = None) -> Fitted:
+    """``_fit`` the encoder until the budget's last ``LEXICAL_SHARE``, then attach a lexical
+    member (``models.sentiment.lexical``) fitted on the labelled texts, if data and time allow."""
+    spare = LEXICAL_SHARE * (fit.max_seconds or 0.0)
+    fitted = _fit(model, tokenizer, texts, labels, max_len=model.config.max_len, fit=fit,
+                  seed=seed, deadline=None if deadline is None else deadline - spare,
+                  teacher_logits=teacher_logits, distill=distill)
+    texts = [text for text, label in zip(texts, labels, strict=True) if label >= 0]
+    labels = [label for label in labels if label >= 0]
+    kept, held = _carve(labels, fit=fit, seed=seed)  # the carve ``_fit`` validated on
     if not held or len({labels[i] for i in kept}) < model.config.n_classes:
         logger.info("no lexical member: the labelled texts are too few to fit and mix it")
         return fitted
@@ -268,15 +274,15 @@ def _fast_model(config: SentimentConfig, seed: int) -> SentimentEncoder:
 def train_fast(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
                config: SentimentConfig | None = None,
                fit: FitConfig = FAST_FIT) -> TrainedSentiment:
-    """The fast profile trained alone: tokenizer learned from ``texts``, then the encoder."""
+    """The fast profile trained alone: tokenizer learned from ``texts``, then the encoder and
+    its lexical member."""
     deadline = _deadline(fit)
     config = config or SentimentConfig()
     tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size)
     config = SentimentConfig(**{**config.__dict__, "vocab_size": tokenizer.vocab_size})
     model = _fast_model(config, seed)
-    fitted = _fit(model, tokenizer, texts, labels, max_len=config.max_len, fit=fit, seed=seed,
-                  deadline=deadline)
-    return TrainedSentiment("fast", model, tokenizer, config, fitted.metrics,
+    fitted = _fit_mixed(model, tokenizer, texts, labels, fit=fit, seed=seed, deadline=deadline)
+    return TrainedSentiment("fast", model, tokenizer, model.config, fitted.metrics,
                             temperature=fitted.temperature, run=fitted.result)
 
 
@@ -343,18 +349,12 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
     if vocabulary == "minilm":
         with torch.no_grad():
             model.tokens.weight.copy_(table)
-    logits = teacher_logits
-    if n_transfer:
-        assert transfer_logits is not None
-        logits = torch.cat([teacher_logits, transfer_logits])
+    logits = teacher_logits if transfer_logits is None or not n_transfer else \
+        torch.cat([teacher_logits, transfer_logits])
     all_labels = [*labels, *([-100] * n_transfer)]
-    lexical_seconds = LEXICAL_SHARE * (fit.max_seconds or 0.0)  # the budget's last share
-    encoder_deadline = None if deadline is None else deadline - lexical_seconds
-    fitted = _fit(model, tokenizer, all_texts, all_labels, max_len=config.max_len, fit=fit,
-                  seed=seed, deadline=encoder_deadline, teacher_logits=logits,
-                  distill=distill or DistillConfig())
-    fitted = _add_lexical(model, tokenizer, texts, labels, fit=fit, seed=seed, fitted=fitted,
-                          deadline=deadline)
+    fitted = _fit_mixed(model, tokenizer, all_texts, all_labels, fit=fit, seed=seed,
+                        deadline=deadline, teacher_logits=logits,
+                        distill=distill or DistillConfig())
     metrics = fitted.metrics | {"n_transfer": float(n_transfer)}
     return TrainedSentiment("distilled", model, tokenizer, model.config, metrics,
                             temperature=fitted.temperature, run=fitted.result)

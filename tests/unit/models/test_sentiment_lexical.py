@@ -136,3 +136,21 @@ def test_words_the_lexical_member_weighs_are_credited(tokenizer: TextTokenizer,
     credited = dict(zip(words.words, words.scores, strict=True))
     assert credited["awful"] > 0
     assert all(credited[w] <= 0 for w in ("crew", "today"))
+
+
+def test_the_fast_profile_trained_alone_gets_a_lexical_member_when_time_allows() -> None:
+    from dataclasses import replace
+
+    from models.sentiment.lexical import BUCKETS
+    from models.sentiment.train import FAST_FIT, train_fast
+
+    texts, labels = TEXTS * 3, LABELS * 3  # enough for a validation carve of every class
+    fit = replace(FAST_FIT, max_epochs=1)
+    trained = train_fast(texts, labels, seed=0, fit=fit)
+    assert isinstance(trained.model, SentimentEncoder) and trained.model.lexical is not None
+    assert trained.config.lexical_buckets == BUCKETS
+    assert trained.metrics["lexical_mix"] == float(trained.model.mix)
+    assert "val_encoder_macro_f1" in trained.metrics
+
+    spent = train_fast(texts, labels, seed=0, fit=replace(fit, max_seconds=0.0))
+    assert spent.config.lexical_buckets == 0 and "lexical_mix" not in spent.metrics
