@@ -160,7 +160,7 @@ def run_dataset(dataset: str, args: argparse.Namespace, deadline: float,
                 taught = distil_within_budget(
                     teacher, x_train, y_train, transfer, seed=seed, fit=_budget(FAST_FIT, left),
                     vocabulary="minilm" if profile == "distilled-minilm" else "own")
-                entry["transfer_labelled"] = taught.labelled
+                entry["transfer_labelled"] = len(taught.transfer)
                 entry |= evaluate_texts(taught.student, x_test, y_test) | taught.student.metrics
             entry["wall_seconds"] = round(time.perf_counter() - start, 1)
             runs.append(entry)

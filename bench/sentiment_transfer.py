@@ -191,7 +191,7 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
         assert teacher is not None
         taught = distil_within_budget(teacher, x, y, transfer, seed=seed,
                                       fit=replace(FAST_FIT, max_seconds=seconds))
-        trained, labelled = taught.student, {"transfer_labelled": taught.labelled}
+        trained, labelled = taught.student, {"transfer_labelled": len(taught.transfer)}
     scores = _scored(pair, evaluate_held_out(trained, pair.x_test, pair.y_test).predicted.tolist())
     kept = {k: v for k, v in trained.metrics.items()
             if k.startswith("val_") or k in ("train_seconds", "epochs_run", "best_epoch",

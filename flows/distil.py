@@ -7,7 +7,9 @@ labels the training texts, then as much of the transfer set (``storage.scores.un
 minus the held-out texts, with augmented copies of the training texts the student trains on,
 shuffled with the seed: ``models.sentiment.distil``) as ``TEACHER_SHARE`` of the time left
 allows; the student trains on both in the rest (``models.sentiment.distil.distil_within_budget``,
-the recipe the benches measure).
+the recipe the benches measure). What the teacher said is kept in the store
+(``storage.teacher``): the next distillation from the same version labels only texts it has not
+seen and teaches every text it has, so daily runs cover ever more of the store's text.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import Engine
 from domain.errors import InvalidInputError, NotFoundError
 from storage.registry import SENTIMENT, VersionInfo, active_version, list_versions
 from storage.scores import unlabelled_texts
+from storage.teacher import keep_teacher_logits, teacher_logits_of
 
 if TYPE_CHECKING:  # torch is imported by the functions that need it (CLI start-up time)
     from models.sentiment.distil import StudentVocabulary
@@ -69,7 +72,11 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     """Teach the fast model from ``teacher`` within ``fit.max_seconds`` (None: no budget, the
     teacher labels every transfer text). ``vocabulary``: the student's, by default
     ``STUDENT_VOCABULARY``."""
-    from models.sentiment.distil import STUDENT_VOCABULARY, distil_within_budget
+    from models.sentiment.distil import (
+        STUDENT_VOCABULARY,
+        distil_within_budget,
+        labeller_name,
+    )
     from models.sentiment.predict import load_sentiment
     from models.sentiment.train import distillation_pool
 
@@ -79,17 +86,22 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     pool, made = distillation_pool(unlabelled_texts(engine=engine), train_texts=train_texts,
                                    train_labels=train_labels, held_out=held_out, fit=fit,
                                    seed=seed)
+    labeller = labeller_name(model)
+    known = teacher_logits_of(engine=engine, version_id=teacher.id, labeller=labeller,
+                              texts=[*train_texts, *pool])
     if fit.max_seconds is not None:
         fit = dataclasses.replace(fit, max_seconds=max(
             0.0, fit.max_seconds - (time.perf_counter() - started)))
     taught = distil_within_budget(model, train_texts, train_labels, pool, fit=fit, seed=seed,
-                                  vocabulary=vocabulary)
-    student, transfer = taught.student, pool[:taught.labelled]
+                                  vocabulary=vocabulary, known=known)
+    kept = keep_teacher_logits(engine=engine, version_id=teacher.id, labeller=labeller,
+                               logits=taught.fresh)
+    student, transfer = taught.student, taught.transfer
     n_copies, n_made = sum(text in made for text in transfer), len(made)
-    log.info("teacher sentiment v%d labelled %d of %d transfer texts (%d of %d augmented "
-             "copies of training texts)", teacher.version, len(transfer), len(pool), n_copies,
-             n_made)
+    log.info("teacher sentiment v%d: %d of %d transfer texts (%d of %d augmented copies of "
+             "training texts), %d of them labelled by earlier runs; %d new logits kept",
+             teacher.version, len(transfer), len(pool), n_copies, n_made, taught.reused, kept)
     return Distilled(student, {
         "teacher_version": teacher.version, "student_vocabulary": vocabulary,
         "n_transfer": len(transfer) - n_copies, "transfer_pool": len(pool) - n_made,
-        "n_augmented": n_copies, "augmented_pool": n_made})
+        "n_augmented": n_copies, "augmented_pool": n_made, "n_reused": taught.reused})

@@ -390,3 +390,21 @@ class MonitorState(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     scored_through: Mapped[datetime] = mapped_column(utc_time())
     updated_at: Mapped[datetime] = mapped_column(utc_time())
+
+
+class TeacherLogit(Base):
+    """What an accurate sentiment version said about one text when it taught the fast model,
+    kept so the next distillation from it labels only texts it has not seen. The text is
+    known by its sha256 only (``storage.teacher``)."""
+
+    __tablename__ = "teacher_logits"
+    __table_args__ = (UniqueConstraint("model_version_id", "labeller", "text_sha256"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    labeller: Mapped[str] = mapped_column(String(16))  # "int8" (CPU) or "float" (GPU)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    logit_negative: Mapped[float] = mapped_column(Float)
+    logit_neutral: Mapped[float] = mapped_column(Float)
+    logit_positive: Mapped[float] = mapped_column(Float)
+    labelled_at: Mapped[datetime] = mapped_column(utc_time())

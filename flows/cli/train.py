@@ -52,7 +52,9 @@ def train_sentiment(
               "transfer texts labelled": f"{params['n_transfer']:,} of "
               f"{params['transfer_pool']:,}",
               "augmented copies labelled": f"{params.get('n_augmented', 0):,} of "
-              f"{params.get('augmented_pool', 0):,}"} if "teacher_version" in params else {}
+              f"{params.get('augmented_pool', 0):,}",
+              "of them labelled in earlier runs":
+              f"{params.get('n_reused', 0):,}"} if "teacher_version" in params else {}
     if "lexical_mix" in m:  # models.sentiment.lexical
         taught["lexical member's share"] = (
             f"{1 - m['lexical_mix']:.2f} (encoder alone: validation macro-F1 "

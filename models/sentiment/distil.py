@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -128,6 +128,11 @@ def labelling_model(teacher: TrainedSentiment) -> SentimentClassifier:
     return copy
 
 
+def labeller_name(teacher: TrainedSentiment) -> str:
+    """Which ``labelling_model`` labels for ``teacher`` where it is: "int8" or "float"."""
+    return "int8" if next(teacher.model.parameters()).device.type == "cpu" else "float"
+
+
 def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
                    deadline: float | None = None, chunk_size: int = 512,
                    model: SentimentClassifier | None = None) -> torch.Tensor:
@@ -162,35 +167,54 @@ def soft_targets(teacher: TrainedSentiment, texts: Sequence[str], *,
 
 @dataclass(frozen=True)
 class Taught:
-    """A distilled student and how many transfer texts its teacher labelled for it."""
+    """A distilled student, the transfer texts it learnt from and what the teacher said."""
 
     student: TrainedSentiment
-    labelled: int  # the first ``labelled`` texts of the pool, in its order
+    transfer: list[str]  # the pool texts with the teacher's logits, in the pool's order
+    reused: int  # of them, texts whose logits were known before the run
+    fresh: dict[str, list[float]]  # what the teacher said in this run (training and pool
+    # texts), to keep for the next (``storage.teacher``)
 
 
 def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels: Sequence[int],
                          pool: Sequence[str], *, fit: FitConfig, seed: int = 0,
-                         vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> Taught:
+                         vocabulary: StudentVocabulary = STUDENT_VOCABULARY,
+                         known: Mapping[str, Sequence[float]] | None = None) -> Taught:
     """The product's distillation within ``fit.max_seconds`` (None: no budget): ``teacher``
     labels the training ``texts``, then the transfer ``pool`` in its order until
     ``TEACHER_SHARE`` of the budget is spent (a shuffled pool makes the labelled part a uniform
     sample); the student (``models.sentiment.train.train_distilled``) trains on both in the
     time left. How many transfer texts there are is then set by the time, not by the pool: the
-    student always has the larger share of the budget for its passes over them."""
+    student always has the larger share of the budget for its passes over them. Texts in
+    ``known`` (logits the same labeller gave before) are not labelled again, and every known
+    pool text is taught whatever the time, so runs of one teacher cover ever more of the pool."""
     from models.sentiment.train import train_distilled  # it imports this module
 
+    known = known or {}
     started = time.perf_counter()
     deadline = None if fit.max_seconds is None else started + TEACHER_SHARE * fit.max_seconds
     labeller = labelling_model(teacher)  # the int8 copy on CPU, built once
-    given = soft_targets(teacher, texts, model=labeller)
-    extra = teacher_logits(teacher, pool, deadline=deadline, model=labeller)
+    unseen = list(dict.fromkeys(text for text in texts if text not in known))
+    fresh = dict(zip(unseen, soft_targets(teacher, unseen, model=labeller).tolist(),
+                     strict=True)) if unseen else {}
+    todo = [text for text in pool if text not in known]
+    extra = teacher_logits(teacher, todo, deadline=deadline, model=labeller)
+    fresh |= dict(zip(todo[:len(extra)], extra.tolist(), strict=True))
+    said = {**known, **fresh}
+    transfer = [text for text in pool if text in said]
     if fit.max_seconds is not None:
         fit = dataclasses.replace(fit, max_seconds=max(
             0.0, fit.max_seconds - (time.perf_counter() - started)))
-    student = train_distilled(texts, labels, teacher_logits=given,
-                              transfer_texts=pool[:len(extra)], transfer_logits=extra,
+    student = train_distilled(texts, labels, teacher_logits=_rows([said[t] for t in texts]),
+                              transfer_texts=transfer,
+                              transfer_logits=_rows([said[t] for t in transfer]),
                               seed=seed, fit=fit, vocabulary=vocabulary)
-    return Taught(student, len(extra))
+    return Taught(student, transfer, len(transfer) - len(extra), fresh)
+
+
+def _rows(logits: Sequence[Sequence[float]]) -> torch.Tensor:
+    """(N, 3) float32 logits from N rows of three numbers."""
+    return torch.tensor(logits, dtype=torch.float32).reshape(-1, 3)
 
 
 def minilm_vocabulary(width: int) -> tuple[TextTokenizer, torch.Tensor]:

@@ -75,3 +75,13 @@ def test_fast_profile_is_distilled_from_the_accurate_version(
     assert "sentiment v3 is 'fast', not accurate" in " ".join(not_accurate.output.split())
     missing = runner.invoke(app, ["train", "sentiment", "--teacher", "9"])
     assert missing.exit_code == 2 and "no sentiment version 9" in missing.output
+
+    # What v1 said is in the store: teaching again labels nothing it has seen, and the student
+    # learns from every transfer text and copy v1 labelled before.
+    again = runner.invoke(app, ["train", "sentiment", "--epochs", "1", "--teacher", "1"])
+    assert again.exit_code == 0, again.output
+    versions = {v.version: v.params for v in list_versions(engine=ready_engine(Settings()),
+                                                          name="sentiment")}
+    assert versions[4]["n_reused"] == 12 + copies and versions[2]["n_reused"] == 0
+    assert f"of them labelled in earlier runs {12 + copies:,}" in " ".join(
+        again.output.replace("│", " ").split()), again.output

@@ -94,7 +94,7 @@ def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() 
     fit = replace(FAST_FIT, max_epochs=1)
 
     unbounded = distil_within_budget(teacher, texts, labels, pool, fit=fit, vocabulary="own")
-    assert unbounded.labelled == len(pool)
+    assert unbounded.transfer == pool
     assert unbounded.student.metrics["n_transfer"] == len(pool)
     student = unbounded.student  # with time left, a lexical member mixed on validation
     assert isinstance(student.model, SentimentEncoder) and student.model.lexical is not None
@@ -103,7 +103,37 @@ def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() 
 
     spent = distil_within_budget(teacher, texts, labels, pool, vocabulary="own",
                                  fit=replace(fit, max_seconds=0.0))
-    assert spent.labelled == 0  # no time for the pool: the student learns the labelled texts
+    assert spent.transfer == []  # no time for the pool: the student learns the labelled texts
     assert spent.student.metrics["n_transfer"] == 0
     assert spent.student.profile == "distilled"
     assert spent.student.config.lexical_buckets == 0  # no time for it either
+
+
+def test_known_teacher_logits_are_reused_and_only_unseen_texts_are_labelled() -> None:
+    from dataclasses import replace
+
+    from models.sentiment.distil import distil_within_budget
+    from models.sentiment.train import FAST_FIT
+
+    texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
+        + [f"{w} sales were flat" for w in "abcdefgh"]
+    labels = [2] * 8 + [0] * 8 + [1] * 8
+    pool = [f"{w} margins {v}" for w in "ijklmn" for v in ("grew", "shrank")]
+    teacher = _tiny_teacher(texts + pool)
+    fit = replace(FAST_FIT, max_epochs=1)
+
+    first = distil_within_budget(teacher, texts, labels, pool, fit=fit, vocabulary="own")
+    assert first.transfer == pool and first.reused == 0
+    assert set(first.fresh) == {*texts, *pool}  # what the teacher said, to keep for next time
+    known = {text: first.fresh[text] for text in [*texts, *pool[3:8]]}
+
+    # no time left for the teacher: the student learns from what it said before
+    spent = distil_within_budget(teacher, texts, labels, pool, known=known, vocabulary="own",
+                                 fit=replace(fit, max_seconds=0.0))
+    assert spent.transfer == pool[3:8] and spent.reused == 5 and spent.fresh == {}
+    assert spent.student.metrics["n_transfer"] == 5
+
+    again = distil_within_budget(teacher, texts, labels, pool, known=known, fit=fit,
+                                 vocabulary="own")
+    assert again.transfer == pool and again.reused == 5
+    assert set(again.fresh) == set(pool) - set(pool[3:8])  # the training texts were known
