@@ -154,3 +154,19 @@ def test_the_fast_profile_trained_alone_gets_a_lexical_member_when_time_allows()
 
     spent = train_fast(texts, labels, seed=0, fit=replace(fit, max_seconds=0.0))
     assert spent.config.lexical_buckets == 0 and "lexical_mix" not in spent.metrics
+
+
+def test_words_never_seen_in_training_do_not_dilute_the_evidence_of_those_seen() -> None:
+    # Out of domain most words are new (names, places, currencies): like a fitted TF-IDF
+    # vocabulary, the member drops them, instead of letting them shrink the L2-normalised
+    # entries of the words it knows until every text scores its intercept.
+    bag = LexicalBag(100, 1 << 12, pad_id=0)
+    negative, neutral, positive = [[10, 11], [10, 12]], [[20, 21], [20, 22]], [[30, 31], [30, 32]]
+    train = (negative + neutral + positive) * 4
+    labels = ([0, 0, 1, 1, 2, 2]) * 4
+    found = fit_lexical(bag, train, labels, train[:6], labels[:6], torch.zeros(6, 3), seed=0)
+    assert found is not None
+    known = bag(*pad_batch([[10, 11]], 0))
+    with_new_words = bag(*pad_batch([[10, 11, 70, 71, 72, 73, 74]], 0))
+    torch.testing.assert_close(with_new_words, known)
+    assert int(known.argmax()) == 0
