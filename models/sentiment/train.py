@@ -4,7 +4,7 @@ Each profile function takes the training portion of a split (texts + label ids),
 stratified validation set from it (the test split is never seen), trains with class-weighted
 cross-entropy on length-bucketed batches, stops early on validation macro-F1 and returns a
 ``TrainedSentiment``. Runs are seeded: the same inputs and seed give the same weights on CPU.
-Also here: the loss that distils the accurate model into the fast one (Hinton et al. 2015).
+Distillation's loss and settings live in ``models.sentiment.distil``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from models.sentiment.distil import (
     AUGMENT_COPIES,
     MASK,
     STUDENT_VOCABULARY,
+    DistillConfig,
     StudentVocabulary,
     augmented_copies,
+    distillation_loss,
     minilm_vocabulary,
     transfer_set,
 )
@@ -86,34 +88,6 @@ ACCURATE_PROBE = FitConfig(lr=1e-3, max_epochs=2, patience=2, weight_decay=0.01,
                            token_dropout=0.0)
 
 
-@dataclass(frozen=True)
-class DistillConfig:
-    """Soft-target distillation (Hinton et al. 2015, "Distilling the Knowledge in a Neural
-    Network")."""
-
-    temperature: float = 2.0  # softens the teacher; 2-4 is the usual range for few classes
-    alpha: float = 0.7  # weight of the soft-target term; 1 - alpha goes to the hard labels
-
-
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                      labels: torch.Tensor, *, config: DistillConfig,
-                      class_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels).
-
-    T^2 keeps the soft term's gradients on the scale of the hard term (Hinton et al. 2015, s.2).
-    Labels of -100 mark unlabelled transfer texts: they contribute the soft term only.
-    """
-    t = config.temperature
-    soft = F.kl_div(F.log_softmax(student_logits / t, dim=-1),
-                    F.log_softmax(teacher_logits / t, dim=-1),
-                    reduction="batchmean", log_target=True) * (t * t)
-    labelled = labels >= 0
-    if not bool(labelled.any()):
-        return config.alpha * soft
-    hard = F.cross_entropy(student_logits[labelled], labels[labelled], weight=class_weights)
-    return config.alpha * soft + (1.0 - config.alpha) * hard
-
-
 def _deadline(fit: FitConfig) -> float | None:
     """When ``fit``'s budget ends, on the ``time.perf_counter`` clock, counted from now."""
     return None if fit.max_seconds is None else time.perf_counter() + fit.max_seconds
@@ -121,11 +95,13 @@ def _deadline(fit: FitConfig) -> float | None:
 
 @dataclass(frozen=True)
 class Fitted:
-    """One ``_fit``: the loop's run, the validation metrics, the temperature fitted after it."""
+    """One ``_fit``: the loop's run, the validation metrics, the temperature fitted after it,
+    and the texts as the model read them."""
 
     result: TrainResult
     metrics: dict[str, float]
     temperature: float
+    seqs: list[list[int]]
 
 
 def _carve(labels: Sequence[int], *, fit: FitConfig, seed: int) -> tuple[list[int], list[int]]:
@@ -228,7 +204,7 @@ def _fit(model: SentimentClassifier, tokenizer: TextTokenizer, texts: Sequence[s
         "steps": float(result.steps), "temperature": temperature,
         "n_train": float(len(kept)), "n_val": float(len(held))}
     logger.info("trained: %s (stopped by %s)", metrics, result.stop_reason)
-    return Fitted(result, metrics, temperature)
+    return Fitted(result, metrics, temperature, seqs)
 
 
 def _fit_mixed(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequence[str],
@@ -236,23 +212,28 @@ def _fit_mixed(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequenc
                teacher_logits: torch.Tensor | None = None,
                distill: DistillConfig | None = None) -> Fitted:
     """``_fit`` the encoder until the budget's last ``LEXICAL_SHARE``, then attach a lexical
-    member (``models.sentiment.lexical``) fitted on the labelled texts, if data and time allow."""
+    member (``models.sentiment.lexical``) fitted on what the encoder learnt from: the labelled
+    training texts and, when distilling, the transfer texts with the teacher's answers (out of
+    domain they carry the words the labelled texts lack), if data and time allow."""
     spare = LEXICAL_SHARE * (fit.max_seconds or 0.0)
     fitted = _fit(model, tokenizer, texts, labels, max_len=model.config.max_len, fit=fit,
                   seed=seed, deadline=None if deadline is None else deadline - spare,
                   teacher_logits=teacher_logits, distill=distill)
-    texts = [text for text, label in zip(texts, labels, strict=True) if label >= 0]
-    labels = [label for label in labels if label >= 0]
-    kept, held = _carve(labels, fit=fit, seed=seed)  # the carve ``_fit`` validated on
-    if not held or len({labels[i] for i in kept}) < model.config.n_classes:
+    labelled = [i for i, label in enumerate(labels) if label >= 0]
+    kept, held = _carve([labels[i] for i in labelled], fit=fit, seed=seed)  # as ``_fit``'s
+    taught = [] if teacher_logits is None else [i for i, y in enumerate(labels) if y < 0]
+    said = [] if teacher_logits is None else teacher_logits[taught].argmax(1).tolist()
+    rows = [*(labelled[i] for i in kept), *taught]
+    answers = [*(labels[labelled[i]] for i in kept), *said]
+    if not held or len(set(answers)) < model.config.n_classes:
         logger.info("no lexical member: the labelled texts are too few to fit and mix it")
         return fitted
-    seqs = encode_for_model(tokenizer, texts, model.config.max_len)
-    val_seqs, val_labels = [seqs[i] for i in held], [labels[i] for i in held]
+    seqs = fitted.seqs
+    val_seqs, val_labels = [seqs[labelled[i]] for i in held], [labels[labelled[i]] for i in held]
     encoder_val = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id)
     bag = LexicalBag(model.config.vocab_size, BUCKETS, tokenizer.pad_id)
-    found = fit_lexical(bag, [seqs[i] for i in kept], [labels[i] for i in kept], val_seqs,
-                        val_labels, encoder_val, seed=seed, deadline=deadline)
+    found = fit_lexical(bag, [seqs[i] for i in rows], answers, val_seqs, val_labels, encoder_val,
+                        seed=seed, deadline=deadline)
     if found is None:
         return fitted
     model.attach_lexical(found.bag, mix=found.mix)
@@ -262,25 +243,34 @@ def _fit_mixed(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequenc
     t = fit_temperature(val_logits, torch.tensor(val_labels))
     return Fitted(fitted.result, fitted.metrics | {f"val_{k}": v for k, v in val.items()} | {
         "val_encoder_macro_f1": alone, "lexical_mix": found.mix, "lexical_c": found.c,
-        "temperature": t}, t)
+        "temperature": t}, t, seqs)
 
 
-def _fast_model(config: SentimentConfig, seed: int) -> SentimentEncoder:
-    """A fresh fast model; seeding first makes the initial weights part of the seeded run."""
+def _fast_model(config: SentimentConfig, texts: Sequence[str], vocabulary: StudentVocabulary,
+                seed: int) -> tuple[SentimentEncoder, TextTokenizer]:
+    """A fresh fast model and its tokenizer: "own" trains one on ``texts``; "minilm" takes
+    MiniLM's, with its word embeddings as the starting point
+    (``models.sentiment.distil.minilm_vocabulary``). Seeding first makes the initial weights
+    part of the seeded run."""
+    if vocabulary == "minilm":
+        tokenizer, table = minilm_vocabulary(config.d_model)
+    else:
+        tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size)
     seed_everything(seed)
-    return SentimentEncoder(config)
+    model = SentimentEncoder(dataclasses.replace(config, vocab_size=tokenizer.vocab_size))
+    if vocabulary == "minilm":
+        with torch.no_grad():
+            model.tokens.weight.copy_(table)
+    return model, tokenizer
 
 
 def train_fast(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
-               config: SentimentConfig | None = None,
-               fit: FitConfig = FAST_FIT) -> TrainedSentiment:
-    """The fast profile trained alone: tokenizer learned from ``texts``, then the encoder and
-    its lexical member."""
+               config: SentimentConfig | None = None, fit: FitConfig = FAST_FIT,
+               vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> TrainedSentiment:
+    """The fast profile trained alone: the encoder (on ``vocabulary``, as ``_fast_model``
+    builds it), then its lexical member."""
     deadline = _deadline(fit)
-    config = config or SentimentConfig()
-    tokenizer = train_tokenizer(texts, vocab_size=config.vocab_size)
-    config = SentimentConfig(**{**config.__dict__, "vocab_size": tokenizer.vocab_size})
-    model = _fast_model(config, seed)
+    model, tokenizer = _fast_model(config or SentimentConfig(), texts, vocabulary, seed)
     fitted = _fit_mixed(model, tokenizer, texts, labels, fit=fit, seed=seed, deadline=deadline)
     return TrainedSentiment("fast", model, tokenizer, model.config, fitted.metrics,
                             temperature=fitted.temperature, run=fitted.result)
@@ -331,24 +321,15 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
     """The fast model taught by the accurate one: ``teacher_logits`` for ``texts`` (from
     ``models.sentiment.distil.soft_targets``), plus optional unlabelled in-domain
     ``transfer_texts`` with theirs.
-    Validation is carved from the labelled texts only, as in ``train_fast``. ``vocabulary``
-    "own" trains a tokenizer on all the texts; "minilm" uses the teacher's, with its word
-    embeddings as the starting point (``models.sentiment.distil.minilm_vocabulary``)."""
+    Validation is carved from the labelled texts only, as in ``train_fast``. ``vocabulary``:
+    as ``_fast_model`` builds it ("own" learns it from all the texts)."""
     deadline = _deadline(fit)
     config = config or SentimentConfig()
     n_transfer = len(transfer_texts)
     if n_transfer and (transfer_logits is None or len(transfer_logits) != n_transfer):
         raise ValueError("transfer_texts need transfer_logits of the same length")
     all_texts = [*texts, *transfer_texts]
-    if vocabulary == "minilm":
-        tokenizer, table = minilm_vocabulary(config.d_model)
-    else:
-        tokenizer = train_tokenizer(all_texts, vocab_size=config.vocab_size)
-    config = SentimentConfig(**{**config.__dict__, "vocab_size": tokenizer.vocab_size})
-    model = _fast_model(config, seed)
-    if vocabulary == "minilm":
-        with torch.no_grad():
-            model.tokens.weight.copy_(table)
+    model, tokenizer = _fast_model(config, all_texts, vocabulary, seed)
     logits = teacher_logits if transfer_logits is None or not n_transfer else \
         torch.cat([teacher_logits, transfer_logits])
     all_labels = [*labels, *([-100] * n_transfer)]

@@ -1,10 +1,9 @@
 """Behavioural tests (CheckList, Ribeiro et al. 2020): direction, invariance, negation.
 
-The quick ones train the fast model in-test on a small hand-made corpus (seconds, seeded; the
-tokenizer's vocabulary can still differ between processes, so the assertions are about
-direction and sign, not exact scores). The slow one trains on real PhraseBank AllAgree
-sentences and checks the same behaviours on sentences it never saw: ``pytest -m slow`` runs
-it, ``-m "not slow"`` skips.
+The quick ones train the fast model in-test on a small hand-made corpus (seconds, seeded, on
+MiniLM's fixed vocabulary; the assertions are about direction and sign, not exact scores). The
+slow one trains on real PhraseBank AllAgree sentences and checks the same behaviours on
+sentences it never saw: ``pytest -m slow`` runs it, ``-m "not slow"`` skips.
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ import torch.nn.functional as F
 from domain.adapters.news import parse_news
 from models.device import seed_everything
 from models.sentiment.data import bucketed_batches, encode_for_model, label_ids
+from models.sentiment.distil import minilm_vocabulary
 from models.sentiment.encoder import SentimentConfig, SentimentEncoder
 from models.sentiment.evaluate import predict_logits
 from models.sentiment.predict import TrainedSentiment, score_texts
-from models.sentiment.tokenizer import train_tokenizer
 from models.sentiment.train import FitConfig, train_fast
 from models.training import Batch, TrainConfig, train
 from tests.helpers import data_file
@@ -50,10 +49,15 @@ def hand_made() -> TrainedSentiment:
             for template, c in itertools.product(templates, COMPANIES)]
     texts = [text for text, _ in rows]
     labels = torch.tensor(label_ids([label for _, label in rows]))
-    tokenizer = train_tokenizer(texts, vocab_size=TINY.vocab_size, min_frequency=1)
+    # MiniLM's fixed vocabulary (the fast profile's): a WordPiece vocabulary trained here
+    # changed from process to process (tokenizers issue #1794), and with it whether negation
+    # was learnt from these 150 sentences.
+    tokenizer, table = minilm_vocabulary(TINY.d_model)
     config = dataclasses.replace(TINY, vocab_size=tokenizer.vocab_size)
     seed_everything(0)
     model = SentimentEncoder(config)
+    with torch.no_grad():
+        model.tokens.weight.copy_(table)
     seqs = encode_for_model(tokenizer, texts, config.max_len)
 
     def batches(epoch: int) -> list[Batch]:
@@ -78,9 +82,8 @@ def _scores(model: TrainedSentiment, texts: list[str]) -> list[float]:
 
 def test_direction_rose_is_more_positive_than_fell(hand_made: TrainedSentiment) -> None:
     # A direction test: the sign is the claim. How far the scores go for a company the model
-    # never saw depends on how its name splits into word pieces, and the WordPiece trainer's
-    # vocabulary changes from process to process (tokenizers issue #1794): over ten runs "rose"
-    # scored 0.08 to 1.0 and "fell" -0.002 to -1.0.
+    # never saw depends on how its name splits into word pieces (with vocabularies trained in
+    # the test, "rose" scored 0.08 to 1.0 and "fell" -0.002 to -1.0 over ten runs).
     rose, fell = _scores(hand_made, ["Wartsila profit rose", "Wartsila profit fell"])
     assert rose > 0 > fell
 

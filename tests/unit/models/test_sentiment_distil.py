@@ -137,3 +137,32 @@ def test_known_teacher_logits_are_reused_and_only_unseen_texts_are_labelled() ->
                                  vocabulary="own")
     assert again.transfer == pool and again.reused == 5
     assert set(again.fresh) == set(pool) - set(pool[3:8])  # the training texts were known
+
+
+def test_a_distilled_students_lexical_member_learns_the_teachers_answers_too() -> None:
+    # Out of domain the transfer texts carry the words the labelled ones lack; a lexical member
+    # fitted on the labelled texts alone knew none of them (trained on PhraseBank and scoring
+    # SEntFiN it cost the student 0.09 macro-F1).
+    from dataclasses import replace
+
+    from models.sentiment.data import pad_batch
+    from models.sentiment.encoder import SentimentEncoder
+    from models.sentiment.train import FAST_FIT, train_distilled
+
+    texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
+        + [f"{w} sales were flat" for w in "abcdefgh"]
+    labels = [2] * 8 + [0] * 8 + [1] * 8
+    said = {2: [-4.0, 0.0, 4.0], 0: [4.0, 0.0, -4.0], 1: [0.0, 4.0, 0.0]}
+    transfer = [f"{w}{k} margins {v}" for w in "ijklmn" for k in range(4)
+                for v in ("grew", "shrank")]
+    transfer_logits = torch.tensor([said[2] if t.endswith("grew") else said[0]
+                                    for t in transfer])
+    student = train_distilled(texts, labels, teacher_logits=torch.tensor([said[y] for y in labels]),
+                              transfer_texts=transfer, transfer_logits=transfer_logits,
+                              fit=replace(FAST_FIT, max_epochs=1), vocabulary="own")
+    model = student.model
+    assert isinstance(model, SentimentEncoder) and model.lexical is not None
+    probe = [student.tokenizer.encode(t).ids for t in ("margins grew", "margins shrank")]
+    with torch.no_grad():
+        lexical = model.lexical(*pad_batch(probe, student.tokenizer.pad_id))
+    assert lexical.argmax(1).tolist() == [2, 0]

@@ -9,12 +9,12 @@ import torch
 
 from models.checkpoint import ChecksumMismatchError
 from models.sentiment.data import pad_batch
+from models.sentiment.distil import DistillConfig, distillation_loss
 from models.sentiment.encoder import SentimentConfig, SentimentEncoder
 from models.sentiment.minilm import build_accurate
 from models.sentiment.predict import TrainedSentiment, load_sentiment, save_sentiment
 from models.sentiment.tokenizer import _READABLE as READABLE
 from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
-from models.sentiment.train import DistillConfig, distillation_loss
 
 CORPUS = [
     "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.",
@@ -69,7 +69,7 @@ def test_encoding_without_offsets_gives_the_same_tokens(tokenizer: TextTokenizer
         assert [texts[1][a:b] for a, b in spans[:3]] == ["Net", "sales", "fell"]
 
 
-def test_minilm_models_read_every_handle_and_link_alike() -> None:
+def test_minilm_models_read_every_handle_link_and_ticker_alike() -> None:
     from models.sentiment.distil import minilm_vocabulary
     from models.sentiment.minilm import build_accurate
 
@@ -82,6 +82,12 @@ def test_minilm_models_read_every_handle_and_link_alike() -> None:
         assert one.tokens == ["@", "user", "lost", "my", "bag", "again", "http", "#", "fail"]
         again = TextTokenizer.from_json(vocabulary.to_json())
         assert again.encode("@delta lost my bag again www.delta.com #fail").ids == one.ids
+        # a ticker names the company, as a handle names the brand; "$5" is an amount
+        tickers = [vocabulary.encode(f"{tag} shares rose 5%").ids
+                   for tag in ("$AAPL", "$tsla", "$BRK.B")]
+        assert tickers[0] == tickers[1] == tickers[2]
+        assert vocabulary.encode("$TSLA up").tokens == ["$", "stock", "up"]
+        assert vocabulary.encode("$5 fee").tokens == ["$", "5", "fee"]
 
 
 def test_tokenizer_json_round_trip_gives_the_same_ids(tokenizer: TextTokenizer) -> None:
