@@ -42,7 +42,7 @@ StudentVocabulary = Literal["own", "minilm"]
 # at least as well as a vocabulary trained on the texts, with the same teacher, transfer set
 # (13,312 headlines) and budget (4 min): PhraseBank 50Agree test accuracy 0.7324 vs 0.7314,
 # macro-F1 0.6405 vs 0.6377, validation macro-F1 0.668 vs 0.631 (seed 0; one seed, so within
-# noise; bench/results/sentiment_quality.md, profiles distilled-minilm and distilled). The fast
+# noise; measured with an earlier recipe, before the lexical member). The fast
 # model trained without a teacher reads it too: with an airline held out (4 min, seed 0) it
 # lifted held-out macro-F1 from 0.726 to 0.755 (JetBlue), 0.769 to 0.783 (Southwest) and 0.747
 # to 0.758 (US Airways); words the labelled texts lack still start from MiniLM's neighbours.
