@@ -67,6 +67,13 @@ def test_augmented_copies_are_masked_swapped_or_cut_neighbours_of_the_texts() ->
     assert augmented_copies(["", "   "], copies=5, seed=0, mask="[MASK]") == []
 
 
+# Labelled headlines of three classes, and transfer texts with words they lack.
+TEXTS = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
+    + [f"{w} sales were flat" for w in "abcdefgh"]
+LABELS = [2] * 8 + [0] * 8 + [1] * 8
+MARGINS = [f"{w} margins {v}" for w in "ijklmn" for v in ("grew", "shrank")]
+
+
 def _tiny_teacher(texts: list[str]) -> TrainedSentiment:
     from models.sentiment.encoder import SentimentConfig, SentimentEncoder
     from models.sentiment.tokenizer import train_tokenizer
@@ -86,10 +93,7 @@ def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() 
     from models.sentiment.lexical import BUCKETS
     from models.sentiment.train import FAST_FIT
 
-    texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
-        + [f"{w} sales were flat" for w in "abcdefgh"]
-    labels = [2] * 8 + [0] * 8 + [1] * 8
-    pool = [f"{w} margins {v}" for w in "ijklmn" for v in ("grew", "shrank")]
+    texts, labels, pool = list(TEXTS), list(LABELS), list(MARGINS)
     teacher = _tiny_teacher(texts + pool)
     fit = replace(FAST_FIT, max_epochs=1)
 
@@ -115,10 +119,7 @@ def test_known_teacher_logits_are_reused_and_only_unseen_texts_are_labelled() ->
     from models.sentiment.distil import distil_within_budget
     from models.sentiment.train import FAST_FIT
 
-    texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
-        + [f"{w} sales were flat" for w in "abcdefgh"]
-    labels = [2] * 8 + [0] * 8 + [1] * 8
-    pool = [f"{w} margins {v}" for w in "ijklmn" for v in ("grew", "shrank")]
+    texts, labels, pool = list(TEXTS), list(LABELS), list(MARGINS)
     teacher = _tiny_teacher(texts + pool)
     fit = replace(FAST_FIT, max_epochs=1)
 
@@ -149,9 +150,7 @@ def test_a_distilled_students_lexical_member_learns_the_teachers_answers_too() -
     from models.sentiment.encoder import SentimentEncoder
     from models.sentiment.train import FAST_FIT, train_distilled
 
-    texts = [f"{w} profit rose" for w in "abcdefgh"] + [f"{w} shares fell" for w in "abcdefgh"] \
-        + [f"{w} sales were flat" for w in "abcdefgh"]
-    labels = [2] * 8 + [0] * 8 + [1] * 8
+    texts, labels = list(TEXTS), list(LABELS)
     said = {2: [-4.0, 0.0, 4.0], 0: [4.0, 0.0, -4.0], 1: [0.0, 4.0, 0.0]}
     transfer = [f"{w}{k} margins {v}" for w in "ijklmn" for k in range(4)
                 for v in ("grew", "shrank")]
