@@ -149,20 +149,20 @@ def augmented_copies(texts: Sequence[str], *, copies: int, seed: int, mask: str,
     return list(found)
 
 
+def labeller_name(teacher: TrainedSentiment) -> str:
+    """Which ``labelling_model`` labels for ``teacher`` where it is: "int8" or "float"."""
+    return "int8" if next(teacher.model.parameters()).device.type == "cpu" else "float"
+
+
 def labelling_model(teacher: TrainedSentiment) -> SentimentClassifier:
     """What labels texts for distillation: on CPU an int8 copy of the teacher, its CPU
     inference setting (about twice the texts in the same time at the float model's accuracy;
     ``bench.sentiment_quality`` reports both); on a GPU the teacher itself."""
     model = teacher.model.eval()
-    if next(model.parameters()).device.type != "cpu":
+    if labeller_name(teacher) == "float":
         return model
     copy: SentimentClassifier = quantized(teacher).model
     return copy
-
-
-def labeller_name(teacher: TrainedSentiment) -> str:
-    """Which ``labelling_model`` labels for ``teacher`` where it is: "int8" or "float"."""
-    return "int8" if next(teacher.model.parameters()).device.type == "cpu" else "float"
 
 
 def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
