@@ -9,7 +9,8 @@ shuffled with the seed: ``models.sentiment.distil``) as ``TEACHER_SHARE`` of the
 allows; the student trains on both in the rest (``models.sentiment.distil.distil_within_budget``,
 the recipe the benches measure). What the teacher said is kept in the store
 (``storage.teacher``): the next distillation from the same version labels only texts it has not
-seen and teaches every text it has, so daily runs cover ever more of the store's text.
+seen and teaches every text it has, so daily runs cover ever more of the store's text; only
+the two versions that taught last keep theirs (``storage.teacher.prune_teacher_logits``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import Engine
 from domain.errors import InvalidInputError, NotFoundError
 from storage.registry import SENTIMENT, VersionInfo, active_version, list_versions
 from storage.scores import unlabelled_texts
-from storage.teacher import keep_teacher_logits, teacher_logits_of
+from storage.teacher import keep_teacher_logits, prune_teacher_logits, teacher_logits_of
 
 if TYPE_CHECKING:  # torch is imported by the functions that need it (CLI start-up time)
     from models.sentiment.distil import StudentVocabulary
@@ -96,11 +97,13 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
                                   vocabulary=vocabulary, known=known)
     kept = keep_teacher_logits(engine=engine, version_id=teacher.id, labeller=labeller,
                                logits=taught.fresh)
+    pruned = prune_teacher_logits(engine=engine)
     student, transfer = taught.student, taught.transfer
     n_copies, n_made = sum(text in made for text in transfer), len(made)
     log.info("teacher sentiment v%d: %d of %d transfer texts (%d of %d augmented copies of "
-             "training texts), %d of them labelled by earlier runs; %d new logits kept",
-             teacher.version, len(transfer), len(pool), n_copies, n_made, taught.reused, kept)
+             "training texts), %d of them labelled by earlier runs; %d new logits kept, %d of "
+             "older teachers dropped", teacher.version, len(transfer), len(pool), n_copies,
+             n_made, taught.reused, kept, pruned)
     return Distilled(student, {
         "teacher_version": teacher.version, "student_vocabulary": vocabulary,
         "n_transfer": len(transfer) - n_copies, "transfer_pool": len(pool) - n_made,

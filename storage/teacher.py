@@ -4,7 +4,8 @@ An accurate version labels the same store texts every time it teaches the fast m
 that labelling takes most of the budget. What it said is kept here, per version and per
 labeller (its int8 copy on CPU, the float model on a GPU: their logits differ slightly), so
 the next distillation labels only texts it has not seen. Texts are keyed by the sha256 of their
-UTF-8 bytes: the table holds no text.
+UTF-8 bytes: the table holds no text. Only the versions that taught most recently keep theirs
+(``prune_teacher_logits``): every accurate version would otherwise add a row per store text.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, func, select
 
 from storage.bulk import insert_ignore
 from storage.ingest import table_of
 from storage.schema import TeacherLogit
 
 Logits = Sequence[float]  # negative, neutral, positive
+KEPT_TEACHERS = 2  # versions whose logits are kept: the teacher now, and the one before it (a
+# rolled-back champion teaches again without labelling everything anew)
 
 
 def text_sha256(text: str) -> str:
@@ -64,3 +67,16 @@ def keep_teacher_logits(*, engine: Engine, version_id: int, labeller: str,
     with engine.begin() as connection:
         return insert_ignore(connection, table_of(TeacherLogit), frame,
                              ("model_version_id", "labeller", "text_sha256"))
+
+
+def prune_teacher_logits(*, engine: Engine, keep: int = KEPT_TEACHERS) -> int:
+    """Drop the logits of every version but the ``keep`` that labelled most recently (any
+    labeller); returns how many rows went."""
+    last = func.max(TeacherLogit.labelled_at)
+    recent = (select(TeacherLogit.model_version_id).group_by(TeacherLogit.model_version_id)
+              .order_by(last.desc(), TeacherLogit.model_version_id.desc()).limit(keep))
+    with engine.begin() as connection:
+        kept = [row[0] for row in connection.execute(recent)]
+        gone = connection.execute(delete(TeacherLogit).where(
+            TeacherLogit.model_version_id.not_in(kept)))
+    return int(gone.rowcount or 0)
