@@ -70,7 +70,8 @@ def trained_model(dataset: str, profile: str, split: Split, *, minutes: float, s
     how it was trained (seconds, epochs, validation metrics)."""
     stem = cache / f"{dataset}-{profile}-seed{seed}-{minutes:g}min"
     sidecar = stem.with_suffix(".json")
-    recipe = (f"MiniLM vocabulary, lexical member, {minutes:g} min budget" if profile == "fast" else
+    recipe = (f"MiniLM vocabulary without links, handles or tickers, lexical member, "
+              f"{minutes:g} min budget" if profile == "fast" else
               f"MiniLM, linear probe then fine-tuning, {minutes:g} min budget")
     info: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
     if info.get("recipe") == recipe:  # a checkpoint of an older recipe is trained again

@@ -216,7 +216,7 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
     loading included): the head warm-up, then the encoder, each through the shared loop, each
     keeping its weights of the lowest held-out MLM loss."""
     deadline = None if max_seconds is None else time.perf_counter() + max_seconds
-    tokenizer = minilm_tokenizer(handles_as_placeholders=True)
+    tokenizer = minilm_tokenizer(handles="placeholders")
     mask_id = tokenizer.id_of(MASK)
     special = {tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id, mask_id}
     random_ids = np.array([i for i in range(tokenizer.vocab_size) if i not in special])

@@ -250,7 +250,8 @@ def _rows(logits: Sequence[Sequence[float]]) -> torch.Tensor:
 
 
 def minilm_vocabulary(width: int) -> tuple[TextTokenizer, torch.Tensor]:
-    """MiniLM's WordPiece tokenizer, unframed (the fast model reads content tokens only), and
+    """MiniLM's WordPiece tokenizer, unframed (the fast model reads content tokens only) and
+    blind to links, handles and tickers (``models.sentiment.minilm.HANDLE_PLACEHOLDERS``), and
     its word-embedding table (30,522 x 384) projected on its first ``width`` principal
     components, scaled to the N(0, 0.02) spread of a fresh embedding (``models.layers``) so the
     learned positions are not drowned; the [PAD] row is zero."""
@@ -258,7 +259,7 @@ def minilm_vocabulary(width: int) -> tuple[TextTokenizer, torch.Tensor]:
 
     from models.sentiment.minilm import minilm_path, minilm_tokenizer
 
-    tokenizer = minilm_tokenizer(handles_as_placeholders=True, add_cls_sep=False)
+    tokenizer = minilm_tokenizer(handles="dropped", add_cls_sep=False)
     with safe_open(str(minilm_path() / "model.safetensors"), "pt") as weights:
         table = weights.get_tensor("embeddings.word_embeddings.weight").double()  # (V, 384)
     if width > table.shape[1]:

@@ -107,11 +107,16 @@ def score_texts(trained: TrainedSentiment, texts: Sequence[str], *, batch_size: 
     tokenizer, window = trained.tokenizer, trained.window
     segments: list[Encoded] = []
     owner: list[int] = []
+    unread: list[int] = []  # texts of no token the model reads
     for index, (text, encoded) in enumerate(zip(texts, tokenizer.encode_batch(texts),
                                                 strict=True)):
         if not encoded.ids:
-            raise ValueError(f"text {index} has no tokens ({text!r}); drop empty texts "
-                             "before scoring")
+            if not text.strip():
+                raise ValueError(f"text {index} is blank; drop empty texts before scoring")
+            # nothing the model reads (a bare link, say): scored as [UNK] alone, as training
+            # reads such a text, with no words to highlight
+            encoded = Encoded([tokenizer.unk_id], [""])
+            unread.append(index)
         pieces = _windows(encoded, text, tokenizer, window)
         segments.extend(pieces)
         owner.extend([index] * len(pieces))
@@ -128,8 +133,11 @@ def score_texts(trained: TrainedSentiment, texts: Sequence[str], *, batch_size: 
         for slot, row in enumerate(rows):
             seg_weights[row] = weight_rows[slot, offset:offset + len(segments[row].ids)]
     calibrated = apply_temperature(seg_probs, trained.temperature)
-    return _aggregate(len(texts), segments, owner, calibrated, seg_weights, top_k,
-                      raw_seg_probs=None if calibrated is seg_probs else seg_probs)
+    scores = _aggregate(len(texts), segments, owner, calibrated, seg_weights, top_k,
+                        raw_seg_probs=None if calibrated is seg_probs else seg_probs)
+    for index in unread:
+        scores.highlights[index] = []
+    return scores
 
 
 def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_probs: np.ndarray,

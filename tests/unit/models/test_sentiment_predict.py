@@ -84,8 +84,30 @@ def test_batched_length_bucketed_scoring_matches_one_by_one(trained: TrainedSent
 
 
 def test_empty_text_is_refused_with_its_position(trained: TrainedSentiment) -> None:
-    with pytest.raises(ValueError, match="text 1 has no tokens"):
+    with pytest.raises(ValueError, match="text 1 is blank"):
         score_texts(trained, ["Profit rose.", "   "])
+
+
+def test_the_fast_model_scores_a_text_alike_with_links_handles_and_tickers() -> None:
+    from models.sentiment.distil import minilm_vocabulary
+
+    tokenizer, table = minilm_vocabulary(16)
+    config = SentimentConfig(vocab_size=tokenizer.vocab_size, max_len=WINDOW, d_model=16,
+                             n_heads=2, n_layers=1, d_ff=32, dropout=0.0)
+    torch.manual_seed(0)
+    model = SentimentEncoder(config)
+    with torch.no_grad():
+        model.tokens.weight.copy_(table)
+    trained = TrainedSentiment("fast", model.eval(), tokenizer, config, {})
+    plain = "Shares gained after the report"
+    decorated = ["@JetBlue Shares gained after the report https://t.co/Ab12",
+                 "$NOK shares gained after the report @Reuters www.reuters.com/x"]
+    scores = score_texts(trained, [plain, *decorated])
+    assert np.allclose(scores.probs[1:], scores.probs[0], atol=1e-6)
+    # a text of nothing else is scored as a text of no known word would be, not refused
+    bare = score_texts(trained, ["https://t.co/Ab12 @JetBlue", "$TSLA"])
+    assert bare.probs.shape == (2, 3) and bare.highlights == [[], []]
+    assert np.allclose(bare.probs[0], bare.probs[1], atol=1e-6)
 
 
 def test_scores_are_calibrated_by_the_saved_temperature(trained: TrainedSentiment,
