@@ -132,6 +132,7 @@ class SentimentConfig:
     pad_id: int = 0  # [PAD] is id 0 in every sentrec tokenizer
     lexical_buckets: int = 0  # hashed word-piece pairs of the lexical member; 0: none
     # (``models.sentiment.lexical``; attached after the encoder is trained)
+    lexical_chars: bool = False  # the member has a character n-gram block (``LexicalBag``)
 
 
 class SentimentEncoder(SentimentClassifier):
@@ -156,14 +157,14 @@ class SentimentEncoder(SentimentClassifier):
         self.lexical: LexicalBag | None = None
         if config.lexical_buckets:
             self.attach_lexical(LexicalBag(config.vocab_size, config.lexical_buckets,
-                                           config.pad_id), mix=1.0)
+                                           config.pad_id, chars=config.lexical_chars), mix=1.0)
 
     def attach_lexical(self, bag: LexicalBag, *, mix: float) -> None:
         """Mix ``bag``'s logits into the encoder's with weight ``1 - mix``."""
         self.lexical = bag
         self.register_buffer("mix", torch.tensor(float(mix)))
-        self.config = SentimentConfig(**{**self.config.__dict__,
-                                         "lexical_buckets": bag.buckets})
+        self.config = SentimentConfig(**{**self.config.__dict__, "lexical_buckets": bag.buckets,
+                                         "lexical_chars": bag.chars})
 
     def classify(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         length = ids.shape[1]  # ids (B, T)

@@ -133,12 +133,14 @@ def token_attributions(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
                 ids, additional_forward_args=(mask,))
     scores: torch.Tensor = found[0].sum(dim=-1).detach()  # (B, T)
     if lexical is not None:
-        terms = found[1].sum(dim=-1).detach()  # (B, 2T - 1): the T pieces, then the pairs
-        length = ids.shape[1]
-        pairs = terms[:, length:] / 2  # a pair's credit goes half to each of its pieces
+        terms = found[1].sum(dim=-1).detach()  # (B, 2T - 1): the T pieces, then the pairs,
+        length = ids.shape[1]  # then with a character block each piece's grams (B, 3T - 1)
+        pairs = terms[:, length:2 * length - 1] / 2  # half of a pair's credit to each piece
         scores = scores + terms[:, :length]
         scores[:, :-1] += pairs
         scores[:, 1:] += pairs
+        if terms.shape[1] > 2 * length - 1:
+            scores += terms[:, 2 * length - 1:]
     return scores * mask
 
 

@@ -102,6 +102,12 @@ class TextTokenizer:
         return self._require(token)
 
     @property
+    def surfaces(self) -> list[str]:
+        """Each id's surface string ("##" continuations kept, placeholders by their readable
+        names), in id order."""
+        return list(self._surface)
+
+    @property
     def vocab_size(self) -> int:
         """Number of ids, special tokens included."""
         return int(self._tokenizer.get_vocab_size())

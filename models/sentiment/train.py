@@ -231,9 +231,9 @@ def _fit_mixed(model: SentimentEncoder, tokenizer: TextTokenizer, texts: Sequenc
     seqs = fitted.seqs
     val_seqs, val_labels = [seqs[labelled[i]] for i in held], [labels[labelled[i]] for i in held]
     encoder_val = predict_logits(model, val_seqs, pad_id=tokenizer.pad_id)
-    bag = LexicalBag(model.config.vocab_size, BUCKETS, tokenizer.pad_id)
+    bag = LexicalBag(model.config.vocab_size, BUCKETS, tokenizer.pad_id, chars=True)
     found = fit_lexical(bag, [seqs[i] for i in rows], answers, val_seqs, val_labels, encoder_val,
-                        seed=seed, deadline=deadline)
+                        seed=seed, deadline=deadline, pieces=tokenizer.surfaces)
     if found is None:
         return fitted
     model.attach_lexical(found.bag, mix=found.mix)

@@ -13,11 +13,14 @@ from models.sentiment.data import pad_batch
 from models.sentiment.encoder import SentimentConfig, SentimentEncoder
 from models.sentiment.explain import Attribution, explain_texts, top_words
 from models.sentiment.lexical import (
+    CHAR_WEIGHT,
     MIX_GRID,
+    CharBlock,
     LexicalBag,
     design_matrix,
     fit_lexical,
     mixed_logits,
+    piece_grams,
 )
 from models.sentiment.predict import TrainedSentiment, load_sentiment, save_sentiment, score_texts
 from models.sentiment.tokenizer import TextTokenizer, train_tokenizer
@@ -65,6 +68,47 @@ def test_a_texts_logits_are_what_the_fitted_matrix_gives_whatever_it_is_batched_
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, rtol=1e-6)
     # a repeated word is one feature counted three times, and its two pairs are one pair twice
     assert (rows[2] > 0).sum() == 2
+
+
+def test_the_character_block_folds_into_one_row_per_piece() -> None:
+    from models.sentiment.distil import minilm_vocabulary
+
+    tokenizer, _ = minilm_vocabulary(8)
+    seqs = _ids(tokenizer, [*TEXTS, "delays, delays and a rude crew", "awfully smooth"])
+    block = CharBlock.fit(piece_grams(tokenizer.surfaces, special=[tokenizer.pad_id]), seqs)
+    torch.manual_seed(0)
+    bag = LexicalBag(tokenizer.vocab_size, 64, tokenizer.pad_id, chars=True)
+    grams = torch.randn(3, block.weighted.shape[1], dtype=torch.float64).numpy()
+    with torch.no_grad():
+        bag.weight.weight.normal_()
+        bag.idf.uniform_(1.0, 3.0)
+        bag.char_weight.weight.copy_(torch.from_numpy(CHAR_WEIGHT * (block.weighted @ grams.T)))
+        bag.char_norm2.copy_(torch.from_numpy(block.norm2))
+    found = bag(*pad_batch(seqs, tokenizer.pad_id)).detach().numpy()
+    expected = (design_matrix(bag, seqs) @ bag.weight.weight.detach().double().numpy()
+                + block.matrix(seqs) @ grams.T + bag.bias.detach().numpy())
+    np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-5)
+    # each text's block has length CHAR_WEIGHT when its pieces share no gram
+    (piece,) = tokenizer.encode("smooth").ids
+    assert np.linalg.norm(block.matrix([[piece]]).toarray()) == pytest.approx(CHAR_WEIGHT)
+
+
+def test_a_word_the_training_texts_lack_counts_through_its_spelling() -> None:
+    from models.sentiment.distil import minilm_vocabulary
+
+    tokenizer, _ = minilm_vocabulary(8)
+    val = ["awful delayed bag lost", "great smooth thanks", "which gate is the lounge open"]
+    unseen = _ids(tokenizer, ["delays"])  # one piece, in no training text; "delayed" is
+    verdicts = {}
+    for chars in (False, True):
+        bag = LexicalBag(tokenizer.vocab_size, 64, tokenizer.pad_id, chars=chars)
+        fit_lexical(bag, _ids(tokenizer, TEXTS), LABELS, _ids(tokenizer, val), [0, 2, 1],
+                    torch.zeros(3, 3), seed=0, pieces=tokenizer.surfaces)
+        verdicts[chars] = bag(*pad_batch(unseen, tokenizer.pad_id)).detach()[0]
+        if not chars:  # no feature it knows: the intercept alone
+            torch.testing.assert_close(verdicts[chars], bag.bias.detach())
+    assert int(verdicts[True].argmax()) == 0  # negative, as the tweets with "delayed"
+    assert torch.softmax(verdicts[True], 0)[0] > torch.softmax(verdicts[False], 0)[0] + 0.1
 
 
 def test_fitting_learns_the_words_and_keeps_the_mix_best_on_validation(
