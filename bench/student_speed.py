@@ -60,7 +60,8 @@ def students(x_train: list[str], args: argparse.Namespace) -> dict[str, TrainedS
                                                                  config)
     mixed = SentimentEncoder(SentimentConfig(vocab_size=wordpiece.vocab_size)).eval()
     mixed.load_state_dict(found["student (minilm vocabulary)"].model.state_dict())
-    mixed.attach_lexical(LexicalBag(wordpiece.vocab_size, BUCKETS, wordpiece.pad_id), mix=0.5)
+    mixed.attach_lexical(LexicalBag(wordpiece.vocab_size, BUCKETS, wordpiece.pad_id, chars=True),
+                         mix=0.5)
     found["student (minilm vocabulary) + lexical"] = TrainedSentiment(
         "distilled", mixed.eval(), wordpiece, mixed.config)
     if args.model:
