@@ -148,18 +148,16 @@ def design_matrix(bag: LexicalBag, seqs: Sequence[list[int]], *,
         sparse.csr_matrix((0, bag.vocab_size + bag.buckets))
 
 
-def piece_grams(pieces: Sequence[str], *, special: Sequence[int] = ()
-                ) -> sparse.csr_matrix:
+def piece_grams(pieces: Sequence[str]) -> sparse.csr_matrix:
     """(vocab, grams) counts of each piece's character n-grams (``CHAR_NGRAMS``): a piece
     that starts a word is read with a leading space, a continuation ("##") without its prefix;
-    the ``special`` ids and bracketed tokens ("[UNK]", "[URL]") have none."""
-    skip = set(special)
+    special tokens, all bracketed ("[PAD]", "[UNK]", "[URL]"), have none."""
     index: dict[str, int] = {}
     rows: list[int] = []
     cols: list[int] = []
     low, high = CHAR_NGRAMS
     for piece_id, piece in enumerate(pieces):
-        if piece_id in skip or not piece or (piece.startswith("[") and piece.endswith("]")):
+        if not piece or (piece.startswith("[") and piece.endswith("]")):
             continue
         word = piece[len(SUBWORD_PREFIX):] if piece.startswith(SUBWORD_PREFIX) else " " + piece
         for n in range(low, high + 1):
@@ -245,7 +243,7 @@ def fit_lexical(bag: LexicalBag, train: Sequence[list[int]], train_labels: Seque
     x_train, x_val = design_matrix(bag, train), design_matrix(bag, val)
     block = None
     if bag.chars and pieces is not None:
-        block = CharBlock.fit(piece_grams(pieces, special=[bag.pad_id]), train)
+        block = CharBlock.fit(piece_grams(pieces), train)
         x_train = sparse.hstack([x_train, block.matrix(train)], format="csr")
         x_val = sparse.hstack([x_val, block.matrix(val)], format="csr")
     truth = torch.tensor(list(val_labels))

@@ -75,7 +75,7 @@ def test_the_character_block_folds_into_one_row_per_piece() -> None:
 
     tokenizer, _ = minilm_vocabulary(8)
     seqs = _ids(tokenizer, [*TEXTS, "delays, delays and a rude crew", "awfully smooth"])
-    block = CharBlock.fit(piece_grams(tokenizer.surfaces, special=[tokenizer.pad_id]), seqs)
+    block = CharBlock.fit(piece_grams(tokenizer.surfaces), seqs)
     torch.manual_seed(0)
     bag = LexicalBag(tokenizer.vocab_size, 64, tokenizer.pad_id, chars=True)
     grams = torch.randn(3, block.weighted.shape[1], dtype=torch.float64).numpy()
