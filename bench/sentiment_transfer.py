@@ -10,25 +10,25 @@ training texts; the target is only scored. Training texts equal to a test text (
 surrounding space ignored) are dropped. ``--max-train`` samples the training texts (seed 0).
 
 Profiles, all in one run beside TF-IDF + LR trained on the same texts: fast, accurate (teacher)
-and distilled (the fast model taught by the accurate one of the same run, on the training texts
-plus ``--transfer`` unlabelled texts, all of them by default as in the product). Distillation is
-the product's recipe (``models.sentiment.distil.distil_within_budget``): within the per-model
-budget the teacher's int8 copy labels the transfer texts for its share of the time, the student
-trains in the rest. ``--transfer-from source`` (default)
-takes them from the source side only: dated financial headlines for PhraseBank, SEntFiN's
-mixed-entity headlines and the same financial headlines for SEntFiN, inbound support tweets for
-the airlines. ``--transfer-from target-unlabelled`` takes the target's texts without their
-labels (transductive): what distilling on every unlabelled text in the store
-(``flows/distil.py``) would see once a user has ingested the target domain's texts.
+and two students the accurate model of the same run teaches: distilled, on the training texts
+plus ``--transfer`` unlabelled texts of the source side (all of them by default, as in the
+product): the dated financial headlines for PhraseBank, SEntFiN's mixed-entity headlines and
+the same financial headlines for SEntFiN, inbound support tweets for the airlines; and
+distilled-target, on the training texts plus the target's texts without their labels
+(transductive): what the product's distillation, which reads every unlabelled text in the
+store (``flows/distil.py``), sees once a user has ingested the stream it is to score.
+Distillation is the product's recipe (``models.sentiment.distil.distil_within_budget``):
+within the per-model budget the teacher's int8 copy labels the transfer texts for its share of
+the time, the student trains in the rest.
 
 Goals (issue 13): accurate >= TF-IDF + 0.10 macro-F1 on every pair; fast and distilled above
 TF-IDF. Results accumulate per (pair, training size, profile, seed).
 
     python -m bench.sentiment_transfer [--pairs phrasebank-sentfin,sentfin-phrasebank,airline]
         (one held-out airline alone: --pairs airline-united)
-        [--profiles tfidf-lr,fast,accurate,distilled] [--seeds 0] [--max-train N]
-        [--minutes-per-model 5] [--max-minutes 60] [--transfer all|N]
-        [--transfer-from source|target-unlabelled] [--data-dir ../shared/data] [--threads 1]
+        [--profiles tfidf-lr,fast,accurate,distilled,distilled-target] [--seeds 0]
+        [--max-train N] [--minutes-per-model 5] [--max-minutes 60] [--transfer all|N]
+        [--data-dir ../shared/data] [--threads 1]
 
 Also ``python -m bench.sentiment_quality --protocol cross-domain ...``. Writes
 bench/results/sentiment_transfer.json and .md.
@@ -74,7 +74,8 @@ from models.sentiment.train import (
 )
 
 log = logging.getLogger("bench.sentiment_transfer")
-PROFILES = ("tfidf-lr", "fast", "accurate", "distilled")
+PROFILES = ("tfidf-lr", "fast", "accurate", "distilled", "distilled-target")
+TRANSFER_FROM = {"distilled": "source", "distilled-target": "target-unlabelled"}
 PAIRS = ("phrasebank-sentfin", "sentfin-phrasebank", "airline")
 MIN_AIRLINE_TWEETS = 100  # an airline held out needs enough tweets for a stable macro-F1
 ACCURATE_MARGIN = 0.10  # macro-F1 over TF-IDF + LR the accurate profile must reach
@@ -201,18 +202,18 @@ def train_and_score(profile: str, pair: Pair, *, seed: int, seconds: float,
 
 def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict[str, Any]]:
     """Every requested (seed, profile) on one pair, each saved as soon as it is measured; the
-    accurate model of a seed teaches that seed's distilled one."""
+    accurate model of a seed teaches that seed's students (distilled, distilled-target)."""
     entries = []
     for seed in args.seeds:
-        transfer = transfer_texts(pair, args.transfer_from, args.transfer, seed=seed) \
-            if "distilled" in args.profiles else []
-        teacher = None
+        transfers = {profile: transfer_texts(pair, where, args.transfer, seed=seed)
+                     for profile, where in TRANSFER_FROM.items() if profile in args.profiles}
+        teacher, taught_by = None, None
         for profile in args.profiles:
             left = deadline - time.monotonic()
             if left <= 0:
                 log.warning("time budget spent: %s %s seed %d not run", pair.name, profile, seed)
                 continue
-            if profile == "distilled" and teacher is None:
+            if profile in TRANSFER_FROM and teacher is None:
                 log.warning("distilled %s seed %d needs the accurate profile in the same run",
                             pair.name, seed)
                 continue
@@ -221,14 +222,17 @@ def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict
             start = time.perf_counter()
             scores, trained = train_and_score(
                 profile, pair, seed=seed, seconds=min(left, args.minutes_per_model * 60),
-                accurate_epochs=args.accurate_epochs, teacher=teacher, transfer=transfer)
-            if profile == "accurate":
-                teacher = trained
+                accurate_epochs=args.accurate_epochs, teacher=teacher,
+                transfer=transfers.get(profile, []))
             entry = {"pair": pair.name, "n_train": len(pair.x_train), "profile": profile,
                      "seed": seed, "n_test": len(pair.x_test), **scores,
                      "wall_seconds": round(time.perf_counter() - start, 1)}
-            if profile == "distilled":
-                entry |= {"transfer_from": args.transfer_from, "transfer_texts": len(transfer)}
+            if profile in TRANSFER_FROM:
+                entry |= {"transfer_from": TRANSFER_FROM[profile],
+                          "transfer_texts": len(transfers[profile]),
+                          "teacher_macro_f1": taught_by}
+            if profile == "accurate":
+                teacher, taught_by = trained, entry["macro_f1"]
             entry["command"] = args.command
             entries.append(entry)
             save([entry], threads=args.threads)
@@ -250,8 +254,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--transfer", default="all",
                         help="unlabelled texts for distillation: all (as the product), a number "
                         "N, or 0 (labelled texts only)")
-    parser.add_argument("--transfer-from", choices=("source", "target-unlabelled"),
-                        default="source")
     parser.add_argument("--data-dir", type=Path, default=common.default_data_dir())
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)

@@ -12,7 +12,9 @@ import numpy as np
 from domain.bootstrap import MarginInterval, macro_f1, paired_bootstrap
 from domain.records import SENTIMENT_LABELS
 
-MODELS = ("fast", "accurate", "distilled")
+MODELS = ("fast", "accurate", "distilled", "distilled-target")
+COLUMNS = {"tfidf-lr": "TF-IDF + LR", "fast": "fast", "accurate": "accurate",
+           "distilled": "distilled", "distilled-target": "distilled on the target's texts"}
 RESAMPLES = 1000  # of the test documents, for each margin's interval
 LEVEL = 0.95
 
@@ -129,13 +131,12 @@ def markdown(rows: list[dict[str, Any]], runs: list[dict[str, Any]], *, protocol
              "Training budgets are wall-clock (`--minutes-per-model`): on a busy machine a "
              "model trains fewer steps within them; the JSON has each run's epochs and "
              "seconds.", "",
-             "| pair | train | test | TF-IDF + LR | fast | accurate | distilled |",
-             "|---|---|---|---|---|---|---|"]
+             "| pair | train | test | " + " | ".join(COLUMNS.values()) + " |",
+             "|---|---|---|" + "---|" * len(COLUMNS)]
     for row in rows:
         lines.append(f"| {row['pair']} | {row['n_train']:,} | {row['n_test']:,} | "
-                     f"{_cell(row, 'tfidf-lr')} | {_cell(row, 'fast')} | "
-                     f"{_cell(row, 'accurate')} | {_cell(row, 'distilled')} |")
-    distilled = [r for r in runs if r["profile"] == "distilled"]
+                     + " | ".join(_cell(row, profile) for profile in COLUMNS) + " |")
+    distilled = [r for r in runs if r["profile"].startswith("distilled")]
     if distilled:
         lines += ["", "Distillation transfer sets: " + "; ".join(
             f"{r['pair']} ({r['n_train']:,}): {_labelled(r)}{r['transfer_texts']:,} texts from "

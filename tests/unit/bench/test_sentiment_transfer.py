@@ -97,3 +97,24 @@ def test_a_margin_compares_each_seed_with_the_baseline_of_the_same_seed() -> Non
     assert round(row["tfidf-lr"]["macro_f1"], 4) == 0.65  # the baseline's cell: all its seeds
     assert round(row["distilled"]["margin"], 4) == 0.02  # seed 0 against seed 0, not 0.65
     assert round(row["accurate"]["margin"], 4) == 0.045  # (0.05 + 0.04) / 2
+
+
+def test_the_student_taught_on_the_target_texts_has_its_own_column_and_margin() -> None:
+    truth = [0, 1, 2] * 100
+    baseline = [(t + 1) % 3 if i % 4 == 0 else t for i, t in enumerate(truth)]
+    better = [(t + 1) % 3 if i % 10 == 0 else t for i, t in enumerate(truth)]
+    runs = [scored("tfidf-lr", 0, truth, baseline),
+            scored("distilled", 0, truth, baseline) | {"transfer_from": "source",
+                                                       "transfer_texts": 10},
+            scored("distilled-target", 0, truth, better) | {
+                "transfer_from": "target-unlabelled", "transfer_texts": 30}]
+    row = summarise(runs, margin=0.10)[0]
+    assert round(row["distilled"]["margin"], 4) == 0.0 and not row["distilled"]["meets_goal"]
+    target = row["distilled-target"]
+    assert target["meets_goal"] and target["margin_low"] > 0
+    table = markdown([row], runs, protocol="p", margin=0.10).splitlines()
+    header = next(line for line in table if line.startswith("| pair"))
+    cells = [c.strip() for c in table[table.index(header) + 2].split("|")]
+    assert header.split("|")[-2].strip() == "distilled on the target's texts"
+    assert cells[-2].startswith(f"{target['macro_f1']:.4f} / ")
+    assert "a-b (100): all of 30 texts from target-unlabelled" in table[-1]
