@@ -214,8 +214,8 @@ def run_pair(pair: Pair, args: argparse.Namespace, deadline: float) -> list[dict
                 log.warning("time budget spent: %s %s seed %d not run", pair.name, profile, seed)
                 continue
             if profile in TRANSFER_FROM and teacher is None:
-                log.warning("distilled %s seed %d needs the accurate profile in the same run",
-                            pair.name, seed)
+                log.warning("%s %s seed %d needs the accurate profile in the same run",
+                            profile, pair.name, seed)
                 continue
             log.info("%s: %s seed %d on %d texts, scored on %d", pair.name, profile, seed,
                      len(pair.x_train), len(pair.x_test))
