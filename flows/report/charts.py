@@ -63,6 +63,8 @@ def chart_png(rows: pl.DataFrame, alerts: Sequence[AlertView]) -> str:
     score.set_ylabel("mean score")
     width = (rows["window_end"][0] - rows["window_start"][0]) if rows.height else None
     for part, colour in ((judged, "#627d98"), (other, "#cbd2d9")):
+        if not part.height:  # matplotlib cannot convert a timedelta width with no bars
+            continue
         volume.bar(part["window_start"].to_list(), part["volume"].to_numpy(), width=width,
                    align="edge", color=colour)
     volume.set_ylabel("documents")

@@ -3,6 +3,7 @@ plainly when there is nothing to report."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -208,3 +209,13 @@ def test_the_chart_store_keeps_the_most_recently_used(tmp_path: Path) -> None:
     kept = ChartCache(tmp_path / "charts")
     cached_report(docs, tmp_path / "c.html", kept)
     assert (kept.drawn, kept.reused) == (1, 3)
+
+
+@pytest.mark.parametrize("judged", [True, False])
+def test_a_chart_draws_when_every_window_or_none_was_judged(judged: bool) -> None:
+    from flows.report.charts import chart_png
+
+    series = detect_alerts(scored_docs(), model_version_id=4).series
+    rows = series.with_columns(pl.lit(judged).alias("judged"))
+    png = base64.b64decode(chart_png(rows, []))
+    assert png.startswith(b"\x89PNG")
