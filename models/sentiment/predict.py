@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from domain.keyterms import FUNCTION_WORDS
+from domain.redaction import PSEUDONYM_PREFIX
 from models.calibration import apply_temperature
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.sentiment.data import bucketed_order, pad_batch
@@ -176,21 +178,54 @@ def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_prob
                            raw_probs=None if raw_seg_probs is None else mean(raw_seg_probs))
 
 
+# What a stored highlight may never be, whatever weight pooling gave it: a special token or a
+# redaction tag ("[UNK]", "[EMAIL]"; MiniLM reads "[", "email", "]"), a word without a letter
+# (punctuation, numbers), a function word, a link (the accurate model reads it as "http"), the
+# word after "@" or "$" (a handle or ticker, or the accurate model's "@user" / "$stock"
+# placeholders) and a pseudonym ("pii:" and its digest). The highlights are what the API and
+# the report show where no explanation was made, so they name only words a reader weighs.
+_TAG = re.compile(r"^\[[A-Za-z_]+\]$")
+_LETTER = re.compile(r"[^\W\d_]")
+_NEVER = FUNCTION_WORDS | {"http", "https", "www"}
+_NAMING = frozenset({"@", "$"})
+_PSEUDONYM = PSEUDONYM_PREFIX.rstrip(":")
+
+
+def _hidden(words: Sequence[str]) -> list[bool]:
+    """For each word of a text (word pieces joined), whether it may not be highlighted."""
+    hidden = [False] * len(words)
+    for i, word in enumerate(words):
+        low = word.lower()
+        if low in _NEVER or not (word.isalpha() or _LETTER.search(word)) \
+                or low.startswith(PSEUDONYM_PREFIX) or _TAG.match(word):
+            hidden[i] = True
+        elif i:
+            before = words[i - 1]
+            if before in _NAMING or (before == "[" and i + 1 < len(words)
+                                     and words[i + 1] == "]"):
+                hidden[i] = True
+            elif before == ":" and i >= 2 and words[i - 2].lower() == _PSEUDONYM:
+                hidden[i] = hidden[i - 2] = True
+    return hidden
+
+
 def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
-    """Top-k words by pooling weight; word pieces ("##") are joined into their word, summing
-    their weights, and repeats of a word summed. Ties keep the order of first appearance."""
-    totals: dict[str, float] = {}
-    word, total = "", 0.0
+    """Top-k words by pooling weight, ``_hidden`` words aside; word pieces ("##") are joined
+    into their word, summing their weights, and repeats of a word summed. Ties keep the order
+    of first appearance."""
+    words: list[str] = []
+    sums: list[float] = []
     for token, weight in zip(tokens, weights, strict=True):
-        if token.startswith(SUBWORD_PREFIX) and word:
-            word += token[len(SUBWORD_PREFIX):]
-            total += weight
-            continue
-        if word:
+        if token.startswith(SUBWORD_PREFIX) and words:
+            words[-1] += token[len(SUBWORD_PREFIX):]
+            sums[-1] += weight
+        else:
+            words.append(token)
+            sums.append(weight)
+    totals: dict[str, float] = {}
+    for word, total, hidden in zip(words, sums, _hidden(words), strict=True):
+        if not hidden:
             totals[word] = totals.get(word, 0.0) + total
-        word, total = token, weight
-    if word:
-        totals[word] = totals.get(word, 0.0) + total
     ranked = heapq.nlargest(top_k, totals.items(), key=itemgetter(1))
     return [(word, round(weight, 4)) for word, weight in ranked]
 
