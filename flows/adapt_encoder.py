@@ -5,8 +5,9 @@ Every distinct message text and news headline in the store (labelled or not; mes
 stored redacted) is read, at most ``MAX_TEXTS`` of them drawn with the run's seed; 5% are held
 out (``models.sentiment.adapt``). The adapted encoder is saved as a checksummed artifact and
 registered as ``sentiment-encoder``; it goes live when its held-out MLM loss is lower than the
-untouched MiniLM's on the same masked texts. ``train sentiment --profile accurate`` then starts
-from the live one.
+untouched MiniLM's on the same masked texts beyond noise (a paired bootstrap over the held-out
+texts, as sentiment champions and challengers are compared). ``train sentiment --profile
+accurate`` then starts from the live one.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
+from domain.bootstrap import MarginInterval, mean_margin
 from domain.errors import NotReadyError
 from domain.settings import Settings
+from flows.promotion import DEFAULT_RULE, PromotionRule
 from flows.runtime import ready_engine, redacted_errors
 from storage.registry import SENTIMENT_ENCODER, Promotion, decide_on_its_own, register_version
 from storage.scores import distinct_texts
@@ -48,11 +52,27 @@ class EncoderAdaptation:
     seconds: float
 
 
+def adaptation_verdict(before: np.ndarray, after: np.ndarray, *,
+                       rule: PromotionRule) -> tuple[bool, str, MarginInterval]:
+    """Whether an adapted encoder goes live: the held-out texts' MLM losses on the untouched
+    encoder (``before``) and on the adapted one (``after``), text by text; live when the drop
+    of their mean is beyond noise (paired bootstrap over the texts, ``rule``), as a sentiment
+    challenger must beat its champion. The reason says the losses and the interval."""
+    interval = mean_margin(before, after, resamples=rule.resamples, level=rule.level,
+                           unit="texts")  # the drop: before minus after, per text
+    verdict = "beyond noise" if interval.beyond_noise else "not beyond noise"
+    reason = (f"held-out texts' mean MLM loss {float(np.mean(after)):.4f} vs the untouched "
+              f"MiniLM's {float(np.mean(before)):.4f}: drop {interval.describe()}, {verdict}")
+    return interval.beyond_noise, reason, interval
+
+
 def adapt_sentiment_encoder(*, engine: Engine, models_dir: Path, seed: int = 0,
                             max_minutes: float | None = None, max_steps: int | None = None,
-                            config: AdaptConfig | None = None) -> EncoderAdaptation:
+                            config: AdaptConfig | None = None,
+                            rule: PromotionRule = DEFAULT_RULE) -> EncoderAdaptation:
     """Adapt MiniLM to the store's text within ``max_minutes`` (or ``max_steps`` encoder
-    steps), register it, make it live if it beats the untouched encoder on held-out text."""
+    steps), register it, make it live if it beats the untouched encoder on held-out text
+    beyond noise (``adaptation_verdict``)."""
     from models.sentiment.adapt import AdaptConfig, adapt_encoder, save_adapted
 
     started = time.perf_counter()
@@ -74,7 +94,8 @@ def adapt_sentiment_encoder(*, engine: Engine, models_dir: Path, seed: int = 0,
     path = models_dir.resolve() / f"sentiment-encoder-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = save_adapted(adapted, path)
     stop_reason = adapted.run.stop_reason if adapted.run is not None else "unknown"
-    m = adapted.metrics
+    interval = adaptation_verdict(adapted.losses_before, adapted.losses_after, rule=rule)[2]
+    m = adapted.metrics | interval.as_metrics()
     version = register_version(
         engine=engine, name=SENTIMENT_ENCODER,
         eval_set=f"mlm-heldout-{settings.val_fraction:g}:{int(m['n_val'])}",
@@ -82,11 +103,10 @@ def adapt_sentiment_encoder(*, engine: Engine, models_dir: Path, seed: int = 0,
         params={"seed": seed, "texts": len(texts), "max_minutes": max_minutes,
                 "max_steps": max_steps, "max_len": settings.max_len,
                 "stop_reason": stop_reason})
-    verdict = "lower" if adapted.improved else "not lower"
-    reason = (f"held-out MLM loss {m['mlm_loss_after']:.4f} is {verdict} than the untouched "
-              f"MiniLM's {m['mlm_loss_before']:.4f} on {int(m['n_val'])} texts")
-    promotion = decide_on_its_own(engine=engine, version_id=version.id,
-                                  better=adapted.improved, reason=reason)
+    live, reason, _ = adaptation_verdict(adapted.losses_before, adapted.losses_after,
+                                         rule=rule)
+    promotion = decide_on_its_own(engine=engine, version_id=version.id, better=live,
+                                  reason=reason)
     log.info("%s v%d: %s", SENTIMENT_ENCODER, version.version, reason)
     return EncoderAdaptation(promotion, m, stop_reason, time.perf_counter() - started)
 
@@ -105,7 +125,7 @@ def adapt_encoder_flow(settings: Settings | None = None, seed: int = 0,
     outcome = adapt_sentiment_encoder(
         engine=ready_engine(settings), models_dir=settings.home / "models", seed=seed,
         max_minutes=settings.adapt_train_minutes if max_minutes is None and max_steps is None
-        else max_minutes, max_steps=max_steps)
+        else max_minutes, max_steps=max_steps, rule=PromotionRule.from_settings(settings))
     version = outcome.promotion.candidate
     lines = [f"# Sentiment encoder v{version.version}", "",
              f"Masked-language-model adaptation on {int(outcome.metrics['n_texts']):,} distinct "

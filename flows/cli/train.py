@@ -82,7 +82,8 @@ def train_adapt(
         "at a time budget: a run of fixed length.")] = None,
 ) -> None:
     """Adapt the accurate sentiment profile's MiniLM encoder to the store's text (masked
-    language modelling); it goes live if its held-out MLM loss beats MiniLM's own, and
+    language modelling); it goes live if its held-out MLM loss beats MiniLM's own beyond
+    noise, and
     `train sentiment --profile accurate` starts from it."""
     from flows.adapt_encoder import adapt_encoder_flow
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +85,10 @@ class AdaptedEncoder:
     metrics: dict[str, float]
     encoder_settings: dict[str, Any]
     run: TrainResult | None = None
-
-    @property
-    def improved(self) -> bool:
-        return self.metrics["mlm_loss_after"] < self.metrics["mlm_loss_before"]
+    # each held-out text's MLM loss (mean over its masked tokens) on the untouched and on the
+    # adapted encoder, in the same order: what the decision to use it bootstraps over
+    losses_before: np.ndarray = field(default_factory=lambda: np.empty(0))
+    losses_after: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 class MaskedLanguageModel(nn.Module):
@@ -266,13 +266,16 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
     # The head stays as warmed up: "before" and "after" are then the same head on the
     # untouched and on the adapted encoder, so the loss drop is the encoder's alone (a head
     # still learning would lower the loss of any encoder).
+    losses_before = text_losses(model, val_batches)
     _train_only(encoder_weights, head_weights)
     rounds = config.max_epochs * config.evals_per_epoch
     steps = len(batches(0)) * rounds if config.max_steps is None else config.max_steps
     run = train(model, batches=batches, loss_fn=loss_fn, evaluate=evaluate, config=TrainConfig(
         max_epochs=rounds, lr=config.lr, weight_decay=config.weight_decay,
         warmup_steps=int(config.warmup_fraction * steps), schedule="cosine", patience=10**6,
-        seed=seed, device=config.device, max_steps=config.max_steps, max_seconds=left()))
+        seed=seed, device=config.device, max_steps=config.max_steps, max_seconds=left(),
+        reserve_evals=1.0))  # the per-text losses below
+    losses_after = text_losses(model, val_batches)
     for parameter in head_weights:
         parameter.requires_grad_(True)
     model.cpu()
@@ -287,7 +290,8 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
                 "perplexity_after": float(np.exp(metrics["mlm_loss_after"])),
                 "mlm_loss_drop": metrics["mlm_loss_before"] - metrics["mlm_loss_after"]}
     logger.info("adapted: %s (stopped by %s)", metrics, run.stop_reason)
-    return AdaptedEncoder(model.encoder.eval(), config, metrics, encoder_config(), run)
+    return AdaptedEncoder(model.encoder.eval(), config, metrics, encoder_config(), run,
+                          losses_before, losses_after)
 
 
 def _train_only(trained: Sequence[nn.Parameter], frozen: Sequence[nn.Parameter]) -> None:
@@ -309,6 +313,25 @@ def held_out_loss(model: nn.Module, batches: Sequence[Batch]) -> float:
             total += float(model(ids.to(device), mask.to(device), labels.to(device))) * n
             count += n
     return total / max(1, count)
+
+
+def text_losses(model: MaskedLanguageModel, batches: Sequence[Batch]) -> np.ndarray:
+    """Each text's MLM loss (mean over its masked tokens) over already-masked batches, in the
+    batches' order of texts."""
+    device = next(model.parameters()).device
+    found: list[np.ndarray] = []
+    model.eval()
+    with torch.inference_mode():
+        for ids, mask, labels in batches:
+            ids, mask, labels = ids.to(device), mask.to(device), labels.to(device)
+            h = model.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            chosen = labels != IGNORE  # (B, T); every text has at least one masked word
+            losses = F.cross_entropy(model.head(h[chosen]), labels[chosen], reduction="none")
+            rows = chosen.nonzero()[:, 0]  # (M,) the text of each masked token
+            sums = torch.zeros(len(ids), device=device).index_add_(0, rows, losses.float())
+            counts = torch.bincount(rows, minlength=len(ids)).clamp(min=1)
+            found.append((sums / counts).cpu().numpy())
+    return np.concatenate(found) if found else np.empty(0)
 
 
 ARTIFACT_KIND = "sentiment-encoder"

@@ -35,8 +35,10 @@ def test_adapt_registers_a_checked_encoder_that_accurate_training_starts_from(
         "sentiment-encoder", 1, "max steps")
     assert (m["n_texts"], m["n_val"], m["head_steps"], m["steps"]) == (60, 3, 2, 2)
     assert m["mlm_loss_after"] < m["mlm_loss_before"] < m["mlm_loss_initial"]
-    assert outcome.promotion.promoted
-    assert "is lower than the untouched MiniLM's" in outcome.promotion.reason
+    # the drop is judged text by text, its bootstrap interval stored with the version
+    assert m["margin_low"] <= m["margin"] <= m["margin_high"] and m["margin_level"] == 0.95
+    assert outcome.promotion.promoted == (m["margin_low"] > 0)
+    assert "over 3 texts)" in outcome.promotion.reason
     live = active_version(engine=engine, name="sentiment-encoder")
     assert live is not None and live.id == version.id
     assert file_sha256(Path(live.artifact_path)) == live.sha256
@@ -87,3 +89,22 @@ def test_an_adapted_encoder_can_be_listed_and_rolled_back_by_name(
     assert "sentiment-encoder v1 is live" in result.output
     live = active_version(engine=engine, name="sentiment-encoder")
     assert live is not None and live.version == 1
+
+
+def test_an_adapted_encoder_goes_live_only_when_its_loss_drop_is_beyond_noise() -> None:
+    """Held-out texts whose MLM loss fell on average but rose on nearly as many as it fell
+    on: the drop is within noise and the encoder stays off; a drop on every text goes live."""
+    import numpy as np
+
+    from flows.adapt_encoder import adaptation_verdict
+    from flows.promotion import DEFAULT_RULE
+
+    before = np.full(8, 5.0)
+    mixed = np.array([4.0, 5.6, 4.4, 5.5, 4.6, 5.4, 4.5, 5.3])  # mean 4.91: lower, but noise
+    live, reason, interval = adaptation_verdict(before, mixed, rule=DEFAULT_RULE)
+    assert not live and interval.low < 0 < interval.margin
+    assert reason.startswith("held-out texts' mean MLM loss 4.9125 vs the untouched MiniLM's "
+                             "5.0000: drop +0.0875 (95% interval -")
+    assert reason.endswith("over 8 texts), not beyond noise")
+    live, reason, interval = adaptation_verdict(before, mixed - 1.0, rule=DEFAULT_RULE)
+    assert live and interval.low > 0 and reason.endswith("over 8 texts), beyond noise")
