@@ -79,6 +79,9 @@ class Settings(BaseSettings):
                                        "of `sentrec train adapt` (masked-language-model "
                                        "adaptation of the accurate profile's encoder), "
                                        "MiniLM's loading and the held-out evaluation included.")
+    intent_train_minutes: float = Field(default=5.0, gt=0, description="Default time budget "
+                                        "of `sentrec train intent`: training messages are "
+                                        "embedded for 60% of it, the model fitted on those.")
     recommender_train_minutes: float = Field(default=10.0, gt=0, description="Default time "
                                              "budget of `sentrec train recommender` and of "
                                              "the daily retrain.")

@@ -22,6 +22,7 @@ from flows.cli.output import console
 
 LOOP_LOGGER = "models.training"
 SCORING_LOGGER = "models.sentiment.distil"
+EMBEDDING_LOGGER = "models.support.embed"
 
 
 class _EpochBar(logging.Handler):
@@ -62,25 +63,30 @@ class _ScoringBar(logging.Handler):
         if not isinstance(event, ScoringProgress):
             return
         if self.task is None:
-            self.task = self.progress.add_task("teacher labels transfer texts", total=None,
-                                               step="", detail="", eta="?")
+            self.task = self.progress.add_task(event.what, total=None, step="", detail="",
+                                               eta="?")
         self.progress.update(self.task, total=event.total, completed=event.done,
                              step=f"{event.done:,}/{event.total:,} texts", detail="",
                              eta=f"{event.eta:.0f} s")
 
 
 @contextmanager
-def epoch_progress(what: str, metric: str) -> Iterator[None]:
+def epoch_progress(what: str, metric: str, *, epochs: bool = True) -> Iterator[None]:
     """Show a bar for the training runs inside the block; ``metric`` names the validation
-    metric. The loop's INFO lines go to the bar only, so the terminal stays one line."""
+    metric. The loop's INFO lines go to the bar only, so the terminal stays one line. Texts
+    scored under a deadline (a teacher's transfer set, an embedder's training texts) get a bar
+    of their own; ``epochs=False`` for a model fitted without epochs (only those bars)."""
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[step]}"),
         TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
         TextColumn("left <= {task.fields[eta]}"), console=console)
     task = progress.add_task(what, total=None, step="epoch 0/?",
-                             detail=f"val {metric} - (best -)", eta="?")
-    epochs, scoring = _EpochBar(progress, task, metric), _ScoringBar(progress)
-    handlers: dict[str, logging.Handler] = {LOOP_LOGGER: epochs, SCORING_LOGGER: scoring}
+                             detail=f"val {metric} - (best -)", eta="?") if epochs else None
+    scoring = _ScoringBar(progress)
+    handlers: dict[str, logging.Handler] = {SCORING_LOGGER: scoring, EMBEDDING_LOGGER: scoring}
+    epoch_bar = None if task is None else _EpochBar(progress, task, metric)
+    if epoch_bar is not None:
+        handlers[LOOP_LOGGER] = epoch_bar
     kept = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate)
             for name in handlers}
     for name, handler in handlers.items():
@@ -93,8 +99,10 @@ def epoch_progress(what: str, metric: str) -> Iterator[None]:
             try:
                 yield
             except BaseException:
-                if not epochs.seen and scoring.task is None:  # failed before any work was
-                    progress.remove_task(task)  # shown: the error alone is the whole story
+                # failed before any work was shown: the error alone is the whole story
+                if task is not None and not (epoch_bar and epoch_bar.seen) \
+                        and scoring.task is None:
+                    progress.remove_task(task)
                 raise
     finally:
         for name, handler in handlers.items():

@@ -109,18 +109,30 @@ def train_intent(
         help="minilm-tfidf (frozen MiniLM vectors and TF-IDF words), minilm or tfidf.")
     ] = IntentFeatures.MINILM_TFIDF,
     seed: int = 0,
+    max_minutes: Annotated[float | None, typer.Option(
+        min=0.01, help="Time budget of the whole run; default: SENTREC_INTENT_TRAIN_MINUTES "
+        "(5). Training messages are embedded for 60% of it; the model is fitted on those.")
+    ] = None,
 ) -> None:
-    """Train the intent classifier on the store's intent labels; it goes live only if it wins."""
+    """Train the intent classifier on the store's intent labels; it goes live only if it beats
+    the active one beyond noise."""
     from flows.train_intent import train_intent_flow
 
-    with console.status(f"training the {features.value} intent model"):
-        result = train_intent_flow(settings=Settings(), features=features.value,
-                                   seed=seed)
-    metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.metrics.items()))
-    console.print(f"intent v{result.version.version} ({features.value}, {result.intents} "
-                  f"intents): {metrics} on {result.test_size:,} held-out messages; answers "
-                  f"'unknown' under confidence {result.threshold:.2f}; "
-                  f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
+    with epoch_progress(f"intent {features.value}", "accuracy", epochs=False):
+        result = train_intent_flow(settings=Settings(), features=features.value, seed=seed,
+                                   max_minutes=max_minutes)
+    m = result.metrics
+    console.print(run_table(
+        f"intent v{result.version.version} ({features.value}, {result.intents} intents)", {
+            "trained on": f"{result.train_size:,} of {result.train_available:,} labelled "
+                          "messages",
+            f"held-out accuracy ({result.test_size:,} messages)": m["accuracy"],
+            "held-out macro-F1": m["macro_f1"],
+            "answered (confidence >= threshold)": m["answered"],
+            "answered right": m["answered_right"],
+            "answers 'unknown' under confidence": f"{result.threshold:.2f}",
+            "time": f"{result.seconds:.0f} s", "stopped by": result.stop_reason}))
+    console.print(f"{_verdict(result.promotion.promoted)}: {result.promotion.reason}")
 
 
 def parse_weights(options: list[str]) -> dict[str, float]:

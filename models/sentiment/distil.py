@@ -64,12 +64,15 @@ MASK = "[MASK]"  # the teacher's (MiniLM's) mask token, one id in the default st
 
 @dataclass(frozen=True)
 class ScoringProgress:
-    """How far the teacher got through the transfer set (the CLI draws it as a bar)."""
+    """How far a model got through texts it scores under a deadline: the teacher through the
+    transfer set, the intent model's embedder through the training messages (the CLI draws
+    it as a bar titled ``what``)."""
 
     done: int
     total: int
     elapsed: float  # seconds since scoring began
     eta: float  # seconds left to the scoring deadline (or to the end, without one)
+    what: str = "teacher labels transfer texts"
 
 
 def _key(text: str) -> str:
