@@ -1,8 +1,9 @@
 """Directions, not magnitudes (CheckList, Ribeiro et al. 2020), of the fast model trained once
 on real airline tweets for two passes: a URL or @mention does not flip a clear prediction,
-"not" lowers p(positive) of clearly positive sentences, swapping the airline changes little.
-Every threshold is one a model that ignored the text (or guessed) would miss; the perturbations
-are the robustness bench's (``bench.perturbations``).
+shouting in capitals changes no answer, a neutral emoji or two typos flip few, "not" lowers
+p(positive) of clearly positive sentences, swapping the airline changes little. Every
+threshold is one a model that ignored the text (or guessed) would miss; the perturbations are
+the robustness bench's (``bench.perturbations``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import pytest
 import torch
 
 from bench.datasets import load_airline
-from bench.perturbations import AIRLINES, add_mention, add_url, swap_company
+from bench.perturbations import (
+    AIRLINES,
+    add_emoji,
+    add_mention,
+    add_typos,
+    add_url,
+    negate,
+    swap_company,
+    upper_case,
+)
 from models.sentiment.data import label_ids
 from models.sentiment.predict import TrainedSentiment, score_texts
 from models.sentiment.train import FAST_FIT, train_fast
@@ -84,3 +94,37 @@ def test_swapping_the_airline_changes_little(
     # these labels. A model that keyed on the airline's name would fall well below 0.90.
     assert float(np.mean(before.probs.argmax(1) == after.probs.argmax(1))) >= 0.90
     assert float(np.mean(np.abs(before.score - after.score))) < 0.05
+
+
+def test_shouting_in_capitals_changes_no_answer(
+        airline: tuple[TrainedSentiment, list[str], list[int]]) -> None:
+    model, texts, _ = airline
+    before = score_texts(model, texts, top_k=0).probs
+    after = score_texts(model, [str(upper_case(t, random.Random(0))) for t in texts],
+                        top_k=0).probs
+    assert np.array_equal(before.argmax(1), after.argmax(1))
+
+
+@pytest.mark.parametrize(("perturb", "most"), [(add_emoji, 0.02), (add_typos, 0.05)],
+                         ids=["emoji", "typos"])
+def test_an_emoji_or_two_typos_flip_few_clear_predictions(
+        airline: tuple[TrainedSentiment, list[str], list[int]], perturb: object,
+        most: float) -> None:
+    model, texts, labels = airline
+    sure, predicted = _clear(model, texts, labels)
+    rng = random.Random(0)
+    changed = [perturb(t, rng) or t for t in sure]  # type: ignore[operator]
+    assert sum(c != t for c, t in zip(changed, sure, strict=True)) >= 150
+    after = score_texts(model, changed, top_k=0).probs.argmax(1)
+    assert float(np.mean(after != predicted)) <= most
+
+
+def test_not_lowers_the_positive_probability_of_clearly_positive_sentences(
+        airline: tuple[TrainedSentiment, list[str], list[int]]) -> None:
+    model = airline[0]
+    negated = [str(negate(t, random.Random(0))) for t in POSITIVE]
+    assert all(" not " in t for t in negated)
+    before = score_texts(model, POSITIVE, top_k=0).probs[:, 2]
+    after = score_texts(model, negated, top_k=0).probs[:, 2]
+    assert float(np.mean(before > 0.5)) >= 0.75  # the model reads them as positive at all
+    assert float(np.mean(after < before)) >= 0.9
