@@ -28,6 +28,8 @@ import argparse
 import functools
 import json
 import os
+import shlex
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -188,7 +190,9 @@ def _report(name: str, row: dict[str, float]) -> None:
 def write(runs: dict[str, dict[str, Any]], sources: dict[str, int],
           args: argparse.Namespace) -> None:
     """Merge these thread counts into the JSON, rewrite the markdown; goals judged per count."""
+    command = "python -m bench.sentiment_speed " + shlex.join(sys.argv[1:])
     for run in runs.values():
+        run["command"] = command
         scoring = run["scoring"]
         run["goals_met"] = {
             "fast": max(scoring["fast"]["docs_per_second"],
@@ -207,7 +211,9 @@ def write(runs: dict[str, dict[str, Any]], sources: dict[str, int],
         runs = json.loads(path.read_text()).get("by_threads", {}) | runs
         result["by_threads"] = runs
     counts = sorted(runs, key=int, reverse=True)
-    lines = ["# Sentiment speed", "", __doc__.split("\n\n")[1].replace("\n", " "), "",
+    lines = ["# Sentiment speed", "", *(
+        f"- {c} thr.: `{runs[c].get('command', '(earlier run, command not recorded)')}`"
+        for c in counts), "", __doc__.split("\n\n")[1].replace("\n", " "), "",
              f"CPU, batch {args.batch_size}, best of {args.repeats}. The machine is shared: "
              "load average before each thread setting " + ", ".join(
                  f"{runs[c]['load_average_before']:.2f} ({c} thr.)" for c in counts) +
