@@ -107,4 +107,5 @@ def distil_fast(*, engine: Engine, teacher: VersionInfo, train_texts: Sequence[s
     return Distilled(student, {
         "teacher_version": teacher.version, "student_vocabulary": vocabulary,
         "n_transfer": len(transfer) - n_copies, "transfer_pool": len(pool) - n_made,
-        "n_augmented": n_copies, "augmented_pool": n_made, "n_reused": taught.reused})
+        "n_augmented": n_copies, "augmented_pool": n_made, "n_reused": taught.reused,
+        "n_taught_labels": int(student.metrics["n_taught_labels"])})

@@ -65,7 +65,8 @@ class _ScoringBar(logging.Handler):
         if self.task is None:
             self.task = self.progress.add_task(event.what, total=None, step="", detail="",
                                                eta="?")
-        self.progress.update(self.task, total=event.total, completed=event.done,
+        self.progress.update(self.task, description=event.what, total=event.total,
+                             completed=event.done,
                              step=f"{event.done:,}/{event.total:,} texts", detail="",
                              eta=f"{event.eta:.0f} s")
 

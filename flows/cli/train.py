@@ -54,7 +54,9 @@ def train_sentiment(
               "augmented copies labelled": f"{params.get('n_augmented', 0):,} of "
               f"{params.get('augmented_pool', 0):,}",
               "of them labelled in earlier runs":
-              f"{params.get('n_reused', 0):,}"} if "teacher_version" in params else {}
+              f"{params.get('n_reused', 0):,}",
+              "training texts taught their own label (no time for the teacher)":
+              f"{params.get('n_taught_labels', 0):,}"} if "teacher_version" in params else {}
     if "lexical_mix" in m:  # models.sentiment.lexical
         taught["lexical member's share"] = (
             f"{1 - m['lexical_mix']:.2f} (encoder alone: validation macro-F1 "

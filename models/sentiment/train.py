@@ -319,7 +319,7 @@ def train_distilled(texts: Sequence[str], labels: Sequence[int], *,
                     distill: DistillConfig | None = None,
                     vocabulary: StudentVocabulary = STUDENT_VOCABULARY) -> TrainedSentiment:
     """The fast model taught by the accurate one: ``teacher_logits`` for ``texts`` (from
-    ``models.sentiment.distil.soft_targets``), plus optional unlabelled in-domain
+    ``models.sentiment.distil.teacher_logits``), plus optional unlabelled in-domain
     ``transfer_texts`` with theirs.
     Validation is carved from the labelled texts only, as in ``train_fast``. ``vocabulary``:
     as ``_fast_model`` builds it ("own" learns it from all the texts)."""

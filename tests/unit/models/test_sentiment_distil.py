@@ -109,6 +109,10 @@ def test_distillation_labels_the_pool_within_the_teachers_share_of_the_budget() 
                                  fit=replace(fit, max_seconds=0.0))
     assert spent.transfer == []  # no time for the pool: the student learns the labelled texts
     assert spent.student.metrics["n_transfer"] == 0
+    # nor for the training texts: the budget binds the teacher there too, and a training text
+    # it did not label is taught its own label
+    assert spent.fresh == {} and spent.student.metrics["n_taught_labels"] == len(texts)
+    assert unbounded.student.metrics["n_taught_labels"] == 0
     assert spent.student.profile == "distilled"
     assert spent.student.config.lexical_buckets == 0  # no time for it either
 
