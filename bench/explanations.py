@@ -51,8 +51,8 @@ from bench.sentiment_models import (
 )
 from flows.report.evidence import FUNCTION_WORDS
 from models.sentiment.data import pad_batch
-from models.sentiment.explain import Attribution, WordScores, explain_texts
-from models.sentiment.predict import TrainedSentiment
+from models.sentiment.explain import Attribution, WordScores, explain_texts, top_words
+from models.sentiment.predict import TrainedSentiment, score_texts
 
 KS = (1, 2, 3, 4, 5)
 METHODS = ("integrated-gradients", "gradient-x-input", "attention-pool", "random")
@@ -137,6 +137,16 @@ def measure(trained: TrainedSentiment, texts: list[str], *, seed: int,
             "function_word_share_top5": round(
                 sum(w in FUNCTION_WORDS for w in top5) / max(1, len(top5)), 4),
             "seconds": seconds.get(method)}
+    # What a reader is shown: the explanation's top words (``top_words``, the report's and
+    # the API's evidence) and the pooling highlights stored with every score.
+    shown = {"integrated-gradients": [[w for w, _ in top_words(words, 5)] for words in base],
+             "attention-pool": [[w for w, _ in h] for h in score_texts(trained, texts).highlights]}
+    for method, lists in shown.items():
+        words = [w.lower() for found in lists for w in found]
+        results[method] |= {
+            "shown_function_word_share": round(
+                sum(w in FUNCTION_WORDS for w in words) / max(1, len(words)), 4),
+            "shown_per_text": round(len(words) / max(1, len(lists)), 2)}
     return results
 
 
@@ -170,16 +180,22 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "(the rows may come from runs of one dataset or profile at a time)", "",
         "AOPC over the top 1-5 words, toward the predicted class, on a seeded sample of each "
         "test split. Comprehensiveness: higher is better; sufficiency: lower is better. "
-        "Function-word share: of the top-5 words, raw (goal <= 5% for the attributions).", "",
+        "Function words in top 5: of each method's five best-ranked words, raw (what ERASER "
+        "erases). Shown: the words a reader sees (the report's and the API's evidence: the "
+        "explanation's `top_words`, and the pooling highlights stored with every score), "
+        "their function-word share (goal <= 5%) and how many a text gets (at most 5).", "",
         "| dataset | profile | method | comprehensiveness | sufficiency | "
-        "function words in top 5 | seconds |", "|---|---|---|---|---|---|---|"]
+        "function words in top 5 | shown: function words | shown per text | seconds |",
+        "|---|---|---|---|---|---|---|---|---|"]
     for entry in results:
         for method in METHODS:
             row = entry["methods"][method]
+            shown = (f"{row['shown_function_word_share']:.1%} | {row['shown_per_text']:.2f}"
+                     if "shown_function_word_share" in row else " | ")
             lines.append(
                 f"| {entry['dataset']} | {entry['profile']} | {method} | "
                 f"{row['comprehensiveness_aopc']:.3f} | {row['sufficiency_aopc']:.3f} | "
-                f"{row['function_word_share_top5']:.1%} | {row['seconds'] or ''} |")
+                f"{row['function_word_share_top5']:.1%} | {shown} | {row['seconds'] or ''} |")
     lines += ["", "Models (trained for this bench within the budget, cached):", ""]
     lines += [f"- {e['dataset']} {e['profile']} ({e['model'].get('recipe', 'from scratch')}): "
               f"{e['model']['train_seconds']:.0f} s on {e['model']['n_train']} texts, "
