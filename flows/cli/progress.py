@@ -21,8 +21,7 @@ from rich.table import Table
 from flows.cli.output import console
 
 LOOP_LOGGER = "models.training"
-SCORING_LOGGER = "models.sentiment.distil"
-EMBEDDING_LOGGER = "models.support.embed"
+SCORING_LOGGER = "models.sentiment.distil"  # ``score_within``: a teacher's or an embedder's
 
 
 class _EpochBar(logging.Handler):
@@ -84,7 +83,7 @@ def epoch_progress(what: str, metric: str, *, epochs: bool = True) -> Iterator[N
     task = progress.add_task(what, total=None, step="epoch 0/?",
                              detail=f"val {metric} - (best -)", eta="?") if epochs else None
     scoring = _ScoringBar(progress)
-    handlers: dict[str, logging.Handler] = {SCORING_LOGGER: scoring, EMBEDDING_LOGGER: scoring}
+    handlers: dict[str, logging.Handler] = {SCORING_LOGGER: scoring}
     epoch_bar = None if task is None else _EpochBar(progress, task, metric)
     if epoch_bar is not None:
         handlers[LOOP_LOGGER] = epoch_bar

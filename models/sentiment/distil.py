@@ -16,9 +16,9 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS = "sentrec_scoring"  # LogRecord attribute holding a ``ScoringProgress``
+Scored = TypeVar("Scored")  # what ``score_within`` gets from one chunk of texts
 StudentVocabulary = Literal["own", "minilm"]
 # "own": a WordPiece vocabulary trained on the training and transfer texts, random embeddings.
 # "minilm": the teacher's WordPiece vocabulary, embeddings from MiniLM's table by PCA.
@@ -180,22 +181,38 @@ def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
     """The teacher's logits (N, 3) for the first N of ``texts`` it scored before ``deadline``
     (``time.perf_counter``; None: all of them) by ``model`` (default: ``labelling_model``),
     chunk by chunk, logging progress titled ``what``."""
-    started = time.perf_counter()
-    model = model if model is not None else labelling_model(teacher)
-    found: list[torch.Tensor] = [torch.zeros(0, 3)]
-    done = 0
-    while done < len(texts) and (deadline is None or time.perf_counter() < deadline):
-        chunk = texts[done:done + chunk_size]
+    labeller = model if model is not None else labelling_model(teacher)
+
+    def label(chunk: Sequence[str]) -> torch.Tensor:
         seqs = encode_for_model(teacher.tokenizer, chunk, int(teacher.config.max_len))
-        found.append(predict_logits(model, seqs, pad_id=teacher.tokenizer.pad_id))
+        return predict_logits(labeller, seqs, pad_id=teacher.tokenizer.pad_id)
+
+    return torch.cat([torch.zeros(0, 3), *score_within(
+        label, texts, deadline=deadline, chunk_size=chunk_size, what=what)])
+
+
+def score_within(score: Callable[[Sequence[str]], Scored], texts: Sequence[str], *,
+                 deadline: float | None, chunk_size: int, what: str,
+                 at_least: int = 0) -> list[Scored]:
+    """``score`` of ``texts`` chunk by chunk, in order, while ``deadline``
+    (``time.perf_counter``; None: never) has not passed, and for the first ``at_least``
+    chunks whatever the time: the results of the chunks scored, a prefix of the texts. Each
+    chunk logs a ``ScoringProgress`` titled ``what`` (the CLI's bar)."""
+    started = time.perf_counter()
+    found: list[Scored] = []
+    done = 0
+    while done < len(texts) and (len(found) < at_least or deadline is None
+                                 or time.perf_counter() < deadline):
+        chunk = texts[done:done + chunk_size]
+        found.append(score(chunk))
         done += len(chunk)
         elapsed = time.perf_counter() - started
         eta = (deadline - time.perf_counter() if deadline is not None
                else elapsed / done * (len(texts) - done))
-        logger.info("teacher labelled %d of %d texts", done, len(texts),
+        logger.info("%s: %d of %d texts", what, done, len(texts),
                     extra={PROGRESS: ScoringProgress(done, len(texts), elapsed, max(eta, 0.0),
                                                      what)})
-    return torch.cat(found)
+    return found
 
 
 @dataclass(frozen=True)

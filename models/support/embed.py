@@ -8,8 +8,6 @@ intent recipe (Casanueva et al. 2020 use frozen USE/ConveRT vectors the same way
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,11 +19,9 @@ from torch import nn
 
 from domain.readers import file_sha256
 from models.sentiment.data import bucketed_order, pad_batch
-from models.sentiment.distil import PROGRESS, ScoringProgress
+from models.sentiment.distil import score_within
 from models.sentiment.minilm import minilm_path, minilm_tokenizer
 from models.sentiment.tokenizer import TextTokenizer
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,17 +85,7 @@ class SentenceEmbedder:
                      what: str) -> NDArray[np.float32]:
         """Vectors of the texts in order, ``chunk`` at a time, until ``deadline`` (on the
         ``time.perf_counter`` clock) has passed: those of a prefix, at least the first chunk.
-        Each chunk logs a ``ScoringProgress`` titled ``what``."""
-        started = time.perf_counter()
-        parts: list[NDArray[np.float32]] = []
-        done = 0
-        while done < len(texts) and not (parts and deadline is not None
-                                         and time.perf_counter() >= deadline):
-            parts.append(self.embed(texts[done:done + chunk]))
-            done += len(parts[-1])
-            elapsed = time.perf_counter() - started
-            eta = (elapsed / done * (len(texts) - done) if deadline is None
-                   else max(0.0, deadline - time.perf_counter()))
-            logger.info("embedded %d of %d texts", done, len(texts), extra={
-                PROGRESS: ScoringProgress(done, len(texts), elapsed, eta, what)})
+        Each chunk logs its progress (``models.sentiment.distil.score_within``)."""
+        parts = score_within(self.embed, texts, deadline=deadline, chunk_size=chunk, what=what,
+                             at_least=1)
         return np.concatenate(parts) if parts else np.zeros((0, self.width), np.float32)
