@@ -20,6 +20,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+NEGATIVE_SEED = "Invalid value for '--seed': Input should be greater than or equal to 0"
+
+
 @pytest.mark.parametrize("args, complaint", [
     (["ingest", "messages", "--format", "airline", "{file}"], "'airline' is not one of"),
     (["ingest", "events", "-f", "csv", "{file}"], "'csv' is not one of"),
@@ -29,6 +32,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (["train", "sentiment", "--profile", "huge"], "'huge' is not one of"),
     (["train", "intent", "--features", "bert"], "'bert' is not one of"),
     (["batches", "--stream", "tweets"], "'tweets' is not one of"),
+    (["train", "intent", "--seed", "-5"], NEGATIVE_SEED),
+    (["train", "sentiment", "--seed", "-1"], NEGATIVE_SEED),
+    (["train", "adapt", "--seed", "-1"], NEGATIVE_SEED),
+    (["train", "recommender", "--seed", "-1"], NEGATIVE_SEED),
 ])
 def test_a_choice_is_checked_at_once(home: Path, tmp_path: Path, args: list[str],
                                      complaint: str) -> None:
