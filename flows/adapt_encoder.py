@@ -25,7 +25,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import Engine
 
-from domain.bootstrap import MarginInterval, mean_margin
+from domain.bootstrap import MarginInterval, paired_bootstrap
 from domain.errors import NotReadyError
 from domain.settings import Settings
 from flows.promotion import DEFAULT_RULE, PromotionRule
@@ -52,17 +52,22 @@ class EncoderAdaptation:
     seconds: float
 
 
-def adaptation_verdict(before: np.ndarray, after: np.ndarray, *,
+def adaptation_verdict(before: np.ndarray, after: np.ndarray, tokens: np.ndarray, *,
                        rule: PromotionRule) -> tuple[bool, str, MarginInterval]:
-    """Whether an adapted encoder goes live: the held-out texts' MLM losses on the untouched
-    encoder (``before``) and on the adapted one (``after``), text by text; live when the drop
-    of their mean is beyond noise (paired bootstrap over the texts, ``rule``), as a sentiment
+    """Whether an adapted encoder goes live: each held-out text's MLM loss summed over its
+    masked tokens on the untouched encoder (``before``) and on the adapted one (``after``),
+    and its masked ``tokens``; live when the drop of the loss per masked token (the table's
+    loss) is beyond noise (paired bootstrap over the texts, ``rule``), as a sentiment
     challenger must beat its champion. The reason says the losses and the interval."""
-    interval = mean_margin(before, after, resamples=rule.resamples, level=rule.level,
-                           unit="texts")  # the drop: before minus after, per text
+    def drop(rows: np.ndarray) -> float:
+        return float((before[rows].sum() - after[rows].sum()) / max(tokens[rows].sum(), 1.0))
+
+    interval = paired_bootstrap(drop, len(tokens), resamples=rule.resamples, level=rule.level,
+                                unit="texts")
     verdict = "beyond noise" if interval.beyond_noise else "not beyond noise"
-    reason = (f"held-out texts' mean MLM loss {float(np.mean(after)):.4f} vs the untouched "
-              f"MiniLM's {float(np.mean(before)):.4f}: drop {interval.describe()}, {verdict}")
+    masked = max(float(tokens.sum()), 1.0)
+    reason = (f"held-out MLM loss {after.sum() / masked:.4f} vs the untouched MiniLM's "
+              f"{before.sum() / masked:.4f}: drop {interval.describe()}, {verdict}")
     return interval.beyond_noise, reason, interval
 
 
@@ -94,7 +99,8 @@ def adapt_sentiment_encoder(*, engine: Engine, models_dir: Path, seed: int = 0,
     path = models_dir.resolve() / f"sentiment-encoder-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.pt"
     sha256 = save_adapted(adapted, path)
     stop_reason = adapted.run.stop_reason if adapted.run is not None else "unknown"
-    interval = adaptation_verdict(adapted.losses_before, adapted.losses_after, rule=rule)[2]
+    live, reason, interval = adaptation_verdict(adapted.losses_before, adapted.losses_after,
+                                                adapted.masked_tokens, rule=rule)
     m = adapted.metrics | interval.as_metrics()
     version = register_version(
         engine=engine, name=SENTIMENT_ENCODER,
@@ -103,8 +109,6 @@ def adapt_sentiment_encoder(*, engine: Engine, models_dir: Path, seed: int = 0,
         params={"seed": seed, "texts": len(texts), "max_minutes": max_minutes,
                 "max_steps": max_steps, "max_len": settings.max_len,
                 "stop_reason": stop_reason})
-    live, reason, _ = adaptation_verdict(adapted.losses_before, adapted.losses_after,
-                                         rule=rule)
     promotion = decide_on_its_own(engine=engine, version_id=version.id, better=live,
                                   reason=reason)
     log.info("%s v%d: %s", SENTIMENT_ENCODER, version.version, reason)

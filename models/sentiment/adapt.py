@@ -85,10 +85,12 @@ class AdaptedEncoder:
     metrics: dict[str, float]
     encoder_settings: dict[str, Any]
     run: TrainResult | None = None
-    # each held-out text's MLM loss (mean over its masked tokens) on the untouched and on the
-    # adapted encoder, in the same order: what the decision to use it bootstraps over
+    # each held-out text's summed MLM loss over its masked tokens on the untouched and on the
+    # adapted encoder, and its masked tokens, in the same order: what the decision to use it
+    # bootstraps over (their ratios of sums are ``mlm_loss_before`` and ``mlm_loss_after``)
     losses_before: np.ndarray = field(default_factory=lambda: np.empty(0))
     losses_after: np.ndarray = field(default_factory=lambda: np.empty(0))
+    masked_tokens: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 class MaskedLanguageModel(nn.Module):
@@ -266,7 +268,7 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
     # The head stays as warmed up: "before" and "after" are then the same head on the
     # untouched and on the adapted encoder, so the loss drop is the encoder's alone (a head
     # still learning would lower the loss of any encoder).
-    losses_before = text_losses(model, val_batches)
+    losses_before, masked = text_losses(model, val_batches)
     _train_only(encoder_weights, head_weights)
     rounds = config.max_epochs * config.evals_per_epoch
     steps = len(batches(0)) * rounds if config.max_steps is None else config.max_steps
@@ -275,7 +277,7 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
         warmup_steps=int(config.warmup_fraction * steps), schedule="cosine", patience=10**6,
         seed=seed, device=config.device, max_steps=config.max_steps, max_seconds=left(),
         reserve_evals=1.0))  # the per-text losses below
-    losses_after = text_losses(model, val_batches)
+    losses_after, _ = text_losses(model, val_batches)
     for parameter in head_weights:
         parameter.requires_grad_(True)
     model.cpu()
@@ -291,7 +293,7 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
                 "mlm_loss_drop": metrics["mlm_loss_before"] - metrics["mlm_loss_after"]}
     logger.info("adapted: %s (stopped by %s)", metrics, run.stop_reason)
     return AdaptedEncoder(model.encoder.eval(), config, metrics, encoder_config(), run,
-                          losses_before, losses_after)
+                          losses_before, losses_after, masked)
 
 
 def _train_only(trained: Sequence[nn.Parameter], frozen: Sequence[nn.Parameter]) -> None:
@@ -315,11 +317,13 @@ def held_out_loss(model: nn.Module, batches: Sequence[Batch]) -> float:
     return total / max(1, count)
 
 
-def text_losses(model: MaskedLanguageModel, batches: Sequence[Batch]) -> np.ndarray:
-    """Each text's MLM loss (mean over its masked tokens) over already-masked batches, in the
-    batches' order of texts."""
+def text_losses(model: MaskedLanguageModel, batches: Sequence[Batch]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's MLM loss summed over its masked tokens, and how many they are, over
+    already-masked batches, in the batches' order of texts."""
     device = next(model.parameters()).device
     found: list[np.ndarray] = []
+    tokens: list[np.ndarray] = []
     model.eval()
     with torch.inference_mode():
         for ids, mask, labels in batches:
@@ -329,9 +333,11 @@ def text_losses(model: MaskedLanguageModel, batches: Sequence[Batch]) -> np.ndar
             losses = F.cross_entropy(model.head(h[chosen]), labels[chosen], reduction="none")
             rows = chosen.nonzero()[:, 0]  # (M,) the text of each masked token
             sums = torch.zeros(len(ids), device=device).index_add_(0, rows, losses.float())
-            counts = torch.bincount(rows, minlength=len(ids)).clamp(min=1)
-            found.append((sums / counts).cpu().numpy())
-    return np.concatenate(found) if found else np.empty(0)
+            found.append(sums.cpu().numpy().astype(np.float64))
+            tokens.append(torch.bincount(rows, minlength=len(ids)).cpu().numpy().astype(float))
+    if not found:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(found), np.concatenate(tokens)
 
 
 ARTIFACT_KIND = "sentiment-encoder"

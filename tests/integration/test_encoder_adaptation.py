@@ -93,18 +93,22 @@ def test_an_adapted_encoder_can_be_listed_and_rolled_back_by_name(
 
 def test_an_adapted_encoder_goes_live_only_when_its_loss_drop_is_beyond_noise() -> None:
     """Held-out texts whose MLM loss fell on average but rose on nearly as many as it fell
-    on: the drop is within noise and the encoder stays off; a drop on every text goes live."""
+    on: the drop is within noise and the encoder stays off; a drop on every text goes live.
+    Losses are per masked token, texts weighted by their masked tokens, as the table's."""
     import numpy as np
 
     from flows.adapt_encoder import adaptation_verdict
     from flows.promotion import DEFAULT_RULE
 
-    before = np.full(8, 5.0)
-    mixed = np.array([4.0, 5.6, 4.4, 5.5, 4.6, 5.4, 4.5, 5.3])  # mean 4.91: lower, but noise
-    live, reason, interval = adaptation_verdict(before, mixed, rule=DEFAULT_RULE)
+    tokens = np.array([1, 1, 1, 1, 1, 1, 1, 1, 8.0])  # the last text: 8 masked tokens
+    before = 5.0 * tokens  # summed loss of each text's masked tokens
+    mixed = np.array([4.0, 5.6, 4.4, 5.5, 4.6, 5.4, 4.5, 5.3, 40.0])
+    live, reason, interval = adaptation_verdict(before, mixed, tokens, rule=DEFAULT_RULE)
     assert not live and interval.low < 0 < interval.margin
-    assert reason.startswith("held-out texts' mean MLM loss 4.9125 vs the untouched MiniLM's "
-                             "5.0000: drop +0.0875 (95% interval -")
-    assert reason.endswith("over 8 texts), not beyond noise")
-    live, reason, interval = adaptation_verdict(before, mixed - 1.0, rule=DEFAULT_RULE)
-    assert live and interval.low > 0 and reason.endswith("over 8 texts), beyond noise")
+    assert interval.margin == pytest.approx(5.0 - 79.3 / 16)  # token-weighted, not per text
+    assert reason.startswith("held-out MLM loss 4.9562 vs the untouched MiniLM's 5.0000: drop "
+                             "+0.0438 (95% interval -")
+    assert reason.endswith("over 9 texts), not beyond noise")
+    live, reason, interval = adaptation_verdict(before, mixed - tokens, tokens,
+                                                rule=DEFAULT_RULE)
+    assert live and interval.low > 0 and reason.endswith("over 9 texts), beyond noise")
