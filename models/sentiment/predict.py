@@ -179,49 +179,69 @@ def _aggregate(n_texts: int, segments: list[Encoded], owner: list[int], seg_prob
 
 
 # What a stored highlight may never be, whatever weight pooling gave it: a special token or a
-# redaction tag ("[UNK]", "[EMAIL]"; MiniLM reads "[", "email", "]"), a word without a letter
-# (punctuation, numbers), a function word, a link (the accurate model reads it as "http"), the
-# word after "@" or "$" (a handle or ticker, or the accurate model's "@user" / "$stock"
-# placeholders) and a pseudonym ("pii:" and its digest). The highlights are what the API and
-# the report show where no explanation was made, so they name only words a reader weighs.
+# redaction tag ("[UNK]", "[EMAIL]"; MiniLM reads "[", "email", "]", and "[USER_NAME]" as five
+# words), a word without a letter (punctuation, numbers), a single letter, a function word, a
+# contraction other than a negation's ("it's", "we'll"; "can't" stays), a link (the accurate
+# model reads it as "http"), the word after "@" or "$" (a handle or ticker, or the accurate
+# model's "@user" / "$stock" placeholders) and a pseudonym ("pii:" and its digest). The
+# highlights are what the API and the report show where no explanation was made, so they name
+# only words a reader weighs.
 _TAG = re.compile(r"^\[[A-Za-z_]+\]$")
 _LETTER = re.compile(r"[^\W\d_]")
 _NEVER = FUNCTION_WORDS | {"http", "https", "www"}
 _NAMING = frozenset({"@", "$"})
 _PSEUDONYM = PSEUDONYM_PREFIX.rstrip(":")
+_APOSTROPHES = frozenset({"'", "\u2019"})
+_CONTRACTED = frozenset({"s", "t", "m", "d", "ll", "re", "ve"})  # what follows the apostrophe
+_TAG_WORDS = 6  # words a bracketed tag may hold ("[ user _ name ]")
 
 
-def _hidden(words: Sequence[str]) -> list[bool]:
-    """For each word of a text (word pieces joined), whether it may not be highlighted."""
-    hidden = [False] * len(words)
-    for i, word in enumerate(words):
-        low = word.lower()
-        if low in _NEVER or not (word.isalpha() or _LETTER.search(word)) \
-                or low.startswith(PSEUDONYM_PREFIX) or _TAG.match(word):
-            hidden[i] = True
-        elif i:
-            before = words[i - 1]
-            if before in _NAMING or (before == "[" and i + 1 < len(words)
-                                     and words[i + 1] == "]"):
-                hidden[i] = True
-            elif before == ":" and i >= 2 and words[i - 2].lower() == _PSEUDONYM:
-                hidden[i] = hidden[i - 2] = True
-    return hidden
-
-
-def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
-    """Top-k words by pooling weight, ``_hidden`` words aside; word pieces ("##") are joined
-    into their word, summing their weights, and repeats of a word summed. Ties keep the order
-    of first appearance."""
+def _words(tokens: Sequence[str], weights: Sequence[float]) -> tuple[list[str], list[float]]:
+    """The text's words and their summed weights: word pieces ("##") joined into their word,
+    and a contraction ("can", "'", "t") into one ("can't")."""
     words: list[str] = []
     sums: list[float] = []
     for token, weight in zip(tokens, weights, strict=True):
         if token.startswith(SUBWORD_PREFIX) and words:
             words[-1] += token[len(SUBWORD_PREFIX):]
             sums[-1] += weight
+        elif token.lower() in _CONTRACTED and len(words) >= 2 and words[-1] in _APOSTROPHES \
+                and _LETTER.search(words[-2]):
+            words[-2:] = [words[-2] + "'" + token]
+            sums[-2:] = [sums[-2] + sums[-1] + weight]
         else:
             words.append(token)
             sums.append(weight)
+    return words, sums
+
+
+def _hidden(words: Sequence[str]) -> list[bool]:
+    """For each word of a text (``_words``), whether it may not be highlighted."""
+    hidden = [False] * len(words)
+    for i, word in enumerate(words):
+        low = word.lower()
+        _, apostrophe, tail = low.partition("'")
+        hidden[i] = hidden[i] or (
+            low in _NEVER or len(word) < 2 or not (word.isalpha() or _LETTER.search(word))
+            or low.startswith(PSEUDONYM_PREFIX) or _TAG.match(word) is not None
+            or (bool(apostrophe) and tail != "t") or (i > 0 and words[i - 1] in _NAMING))
+        if word == "[":  # a tag of a few words: everything up to its "]"
+            close = next((j for j in range(i + 1, min(len(words), i + _TAG_WORDS + 2))
+                          if words[j] == "]"), None)
+            for j in range(i + 1, close or i + 1):
+                hidden[j] = True
+        if low == _PSEUDONYM and i + 1 < len(words) and words[i + 1] == ":":
+            hidden[i] = True
+            if i + 2 < len(words):
+                hidden[i + 2] = True  # the digest
+    return hidden
+
+
+def _top_words(tokens: list[str], weights: list[float], top_k: int) -> list[tuple[str, float]]:
+    """Top-k words by pooling weight, ``_hidden`` words aside (``_words`` joins word pieces
+    and contractions, summing their weights); repeats of a word summed. Ties keep the order
+    of first appearance."""
+    words, sums = _words(tokens, weights)
     totals: dict[str, float] = {}
     for word, total, hidden in zip(words, sums, _hidden(words), strict=True):
         if not hidden:

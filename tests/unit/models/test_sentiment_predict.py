@@ -147,6 +147,13 @@ def test_stored_highlights_are_words_never_placeholders_handles_or_function_word
     accurate_model, accurate_tokenizer = build_accurate()
     accurate = TrainedSentiment("accurate", accurate_model.eval(), accurate_tokenizer,
                                 accurate_model.config, {})
+    # contractions read as one word (a negation's stays: it carries the sentiment), tags of
+    # several words and a pseudonym prefix at the very end hidden too
+    other = ("it's a [USER_NAME] thing, we'll see; they can't fix it and I'm upset "
+             "[EMAIL]'s reply, customer pii:")
+    other_words = {"thing", "see", "can't", "fix", "upset", "reply", "customer"}
+    assert not other_words & FUNCTION_WORDS
     for trained in (fast, accurate):
-        shown = score_texts(trained, [text], top_k=1000).highlights[0]
-        assert {word for word, _ in shown} == words, trained.profile
+        shown = score_texts(trained, [text, other], top_k=1000).highlights
+        assert {word for word, _ in shown[0]} == words, trained.profile
+        assert {word for word, _ in shown[1]} == other_words, trained.profile
