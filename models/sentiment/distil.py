@@ -251,16 +251,14 @@ def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels
     taught = teacher_logits(teacher, unseen, deadline=deadline, model=labeller,
                             what="teacher labels training texts")
     fresh = dict(zip(unseen[:len(taught)], taught.tolist(), strict=True))
-    todo = [text for text in pool if text not in known]
+    todo = [text for text in pool if text not in known and text not in fresh]
     extra = teacher_logits(teacher, todo, deadline=deadline, model=labeller)
     fresh |= dict(zip(todo[:len(extra)], extra.tolist(), strict=True))
     said = {**known, **fresh}
     transfer = [text for text in pool if text in said]
-    own = [i for i, text in enumerate(texts) if text not in said]
-    for i in own:
-        gold = [0.0, 0.0, 0.0]
-        gold[labels[i]] = GOLD_LOGIT
-        said.setdefault(texts[i], gold)
+    untaught = [i for i, text in enumerate(texts) if text not in said]
+    own = gold_logits([texts[i] for i in untaught], [labels[i] for i in untaught])
+    said |= own
     if fit.max_seconds is not None:
         fit = dataclasses.replace(fit, max_seconds=max(
             0.0, fit.max_seconds - (time.perf_counter() - started)))
@@ -269,7 +267,18 @@ def distil_within_budget(teacher: TrainedSentiment, texts: Sequence[str], labels
                               transfer_logits=_rows([said[t] for t in transfer]),
                               seed=seed, fit=fit, vocabulary=vocabulary)
     student.metrics["n_taught_labels"] = float(len(own))
-    return Taught(student, transfer, len(transfer) - len(extra), fresh)
+    return Taught(student, transfer, sum(text in known for text in transfer), fresh)
+
+
+def gold_logits(texts: Sequence[str], labels: Sequence[int]) -> dict[str, list[float]]:
+    """What a training text the teacher did not label is taught: ``GOLD_LOGIT`` on its label,
+    shared in proportion among the labels of its copies when they disagree."""
+    found: dict[str, list[float]] = {}
+    copies: dict[str, int] = {}
+    for text, label in zip(texts, labels, strict=True):
+        found.setdefault(text, [0.0, 0.0, 0.0])[label] += GOLD_LOGIT
+        copies[text] = copies.get(text, 0) + 1
+    return {text: [v / copies[text] for v in logits] for text, logits in found.items()}
 
 
 def _rows(logits: Sequence[Sequence[float]]) -> torch.Tensor:

@@ -169,3 +169,13 @@ def test_a_distilled_students_lexical_member_learns_the_teachers_answers_too() -
     with torch.no_grad():
         lexical = model.lexical(*pad_batch(probe, student.tokenizer.pad_id))
     assert lexical.argmax(1).tolist() == [2, 0]
+
+
+def test_a_training_text_the_teacher_did_not_label_is_taught_what_its_annotators_said() -> None:
+    """Its own label at GOLD_LOGIT; copies of one text labelled differently share the logit in
+    proportion, so neither copy is taught the other's label outright."""
+    from models.sentiment.distil import GOLD_LOGIT, gold_logits
+
+    taught = gold_logits(["up", "down", "mixed", "mixed", "up"], [2, 0, 0, 2, 2])
+    assert taught == {"up": [0.0, 0.0, GOLD_LOGIT], "down": [GOLD_LOGIT, 0.0, 0.0],
+                      "mixed": [GOLD_LOGIT / 2, 0.0, GOLD_LOGIT / 2]}
