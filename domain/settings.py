@@ -81,7 +81,7 @@ class Settings(BaseSettings):
                                        "MiniLM's loading and the held-out evaluation included.")
     intent_train_minutes: float = Field(default=5.0, gt=0, description="Default time budget "
                                         "of `sentrec train intent`: training messages are "
-                                        "embedded for 60% of it, the model fitted on those.")
+                                        "embedded for 30% of it, the model fitted on those.")
     recommender_train_minutes: float = Field(default=10.0, gt=0, description="Default time "
                                              "budget of `sentrec train recommender` and of "
                                              "the daily retrain.")

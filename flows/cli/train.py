@@ -113,7 +113,7 @@ def train_intent(
     seed: Annotated[int, typer.Option(min=0, help="Seed of the run (0 or more).")] = 0,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.01, help="Time budget of the whole run; default: SENTREC_INTENT_TRAIN_MINUTES "
-        "(5). Training messages are embedded for 60% of it; the model is fitted on those.")
+        "(5). Training messages are embedded for 30% of it; the model is fitted on those.")
     ] = None,
 ) -> None:
     """Train the intent classifier on the store's intent labels; it goes live only if it beats
