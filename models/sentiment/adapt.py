@@ -250,7 +250,7 @@ def adapt_encoder(texts: Sequence[str], *, config: AdaptConfig = AdaptConfig(), 
 
     def evaluate(net: nn.Module) -> float:
         """Minus the held-out MLM loss per predicted token (the loop maximises)."""
-        return -held_out_loss(net, val_batches)
+        return -held_out_loss(model, val_batches)  # ``net`` is ``model``
 
     def left() -> float | None:
         return None if deadline is None else max(0.0, deadline - time.perf_counter())
@@ -304,17 +304,10 @@ def _train_only(trained: Sequence[nn.Parameter], frozen: Sequence[nn.Parameter])
         parameter.requires_grad_(False)
 
 
-def held_out_loss(model: nn.Module, batches: Sequence[Batch]) -> float:
+def held_out_loss(model: MaskedLanguageModel, batches: Sequence[Batch]) -> float:
     """MLM loss per predicted token over already-masked batches, on the model's device."""
-    device = next(model.parameters()).device
-    total, count = 0.0, 0
-    model.eval()
-    with torch.inference_mode():
-        for ids, mask, labels in batches:
-            n = int((labels != IGNORE).sum())
-            total += float(model(ids.to(device), mask.to(device), labels.to(device))) * n
-            count += n
-    return total / max(1, count)
+    sums, tokens = text_losses(model, batches)
+    return float(sums.sum() / max(tokens.sum(), 1.0))
 
 
 def text_losses(model: MaskedLanguageModel, batches: Sequence[Batch]
