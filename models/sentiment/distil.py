@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 PROGRESS = "sentrec_scoring"  # LogRecord attribute holding a ``ScoringProgress``
 Scored = TypeVar("Scored")  # what ``score_within`` gets from one chunk of texts
+TRANSFER_LABELLING = "teacher labels transfer texts"  # the progress bar's default title
 StudentVocabulary = Literal["own", "minilm"]
 # "own": a WordPiece vocabulary trained on the training and transfer texts, random embeddings.
 # "minilm": the teacher's WordPiece vocabulary, embeddings from MiniLM's table by PCA.
@@ -78,7 +79,7 @@ class ScoringProgress:
     total: int
     elapsed: float  # seconds since scoring began
     eta: float  # seconds left to the scoring deadline (or to the end, without one)
-    what: str = "teacher labels transfer texts"
+    what: str = TRANSFER_LABELLING
 
 
 def _key(text: str) -> str:
@@ -177,7 +178,7 @@ def labelling_model(teacher: TrainedSentiment) -> SentimentClassifier:
 def teacher_logits(teacher: TrainedSentiment, texts: Sequence[str], *,
                    deadline: float | None = None, chunk_size: int = 512,
                    model: SentimentClassifier | None = None,
-                   what: str = "teacher labels transfer texts") -> torch.Tensor:
+                   what: str = TRANSFER_LABELLING) -> torch.Tensor:
     """The teacher's logits (N, 3) for the first N of ``texts`` it scored before ``deadline``
     (``time.perf_counter``; None: all of them) by ``model`` (default: ``labelling_model``),
     chunk by chunk, logging progress titled ``what``."""
