@@ -13,6 +13,7 @@ from domain.settings import Settings
 from flows.cli.output import console
 from flows.cli.progress import epoch_progress, run_table
 
+Seed = Annotated[int, typer.Option(min=0, help="Seed of the run (0 or more).")]
 app = typer.Typer(help="Train models (champion/challenger).", no_args_is_help=True)
 
 
@@ -25,7 +26,7 @@ def train_sentiment(
     profile: Annotated[SentimentProfile, typer.Option(
         help="fast (small attention encoder) or accurate (fine-tuned MiniLM).")
     ] = SentimentProfile.FAST,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the run (0 or more).")] = 0,
+    seed: Seed = 0,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.01, help="Time budget of the whole run; default: SENTREC_SENTIMENT_TRAIN_MINUTES "
         "(8).")] = None,
@@ -75,7 +76,7 @@ def train_sentiment(
 
 @app.command("adapt")
 def train_adapt(
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the run (0 or more).")] = 0,
+    seed: Seed = 0,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.01, help="Time budget of the whole run; default: SENTREC_ADAPT_TRAIN_MINUTES "
         "(6).")] = None,
@@ -110,7 +111,7 @@ def train_intent(
     features: Annotated[IntentFeatures, typer.Option(
         help="minilm-tfidf (frozen MiniLM vectors and TF-IDF words), minilm or tfidf.")
     ] = IntentFeatures.MINILM_TFIDF,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the run (0 or more).")] = 0,
+    seed: Seed = 0,
     max_minutes: Annotated[float | None, typer.Option(
         min=0.01, help="Time budget of the whole run; default: SENTREC_INTENT_TRAIN_MINUTES "
         "(5). Training messages are embedded for 30% of it; the model is fitted on those.")
@@ -160,7 +161,7 @@ def train_recommender(
     max_minutes: Annotated[float | None, typer.Option(
         min=0.01, help="Time budget of the whole run; default: "
         "SENTREC_RECOMMENDER_TRAIN_MINUTES (10).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the run (0 or more).")] = 0,
+    seed: Seed = 0,
     weight: Annotated[list[str] | None, typer.Option(
         "--weight", metavar="KIND=W", help="Weight of an event kind in training, repeatable; "
         "overrides that kind in SENTREC_EVENT_WEIGHTS, 0 leaves the kind out.")] = None,
